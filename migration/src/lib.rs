@@ -1,0 +1,17 @@
+//! Schema migrations, the same on SQLite and PostgreSQL.
+//!
+//! Constraint names are part of the contract with the service: the repo layer
+//! turns a violation of `clients_partner_client_id_key` into a `TAKEN` user
+//! error, and so on.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_init;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_init::Migration)]
+    }
+}

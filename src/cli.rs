@@ -1,0 +1,286 @@
+//! The `partner-clients` command line: serve, migrate, export-schema, token,
+//! admin and seed-bench. Each command prints what it made on stdout (one
+//! value per line where it makes one value) and, on bad input, exits
+//! non-zero with a one-line reason on stderr and writes nothing.
+
+use crate::auth::Authenticator;
+use crate::config::{DbArgs, JwtArgs, ServeArgs};
+use crate::http::{router, AppState};
+use crate::service::{admin, demo};
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use migration::MigratorTrait;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "partner-clients",
+    version,
+    about = "GraphQL control plane behind AiDial's partner Clients page"
+)]
+pub struct Cli {
+    /// Log format: `text` (default) or `json`.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Apply pending migrations.
+    Migrate(DbArgs),
+    /// Print the GraphQL schema (SDL); schema.graphql is this output.
+    ExportSchema,
+    /// Sign a token for a user.
+    Token(TokenArgs),
+    /// AiDial operations on partners, users and clients.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Generate a large synthetic data set for benchmarks.
+    SeedBench(SeedBenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TokenArgs {
+    #[arg(long)]
+    pub email: String,
+    /// Lifetime, e.g. 30m, 1h, 7d.
+    #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+    pub ttl: Duration,
+    /// Narrow the token, e.g. `clients:read` (read-only).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Sign with the public demo key (only `serve --demo` accepts it).
+    #[arg(long)]
+    pub demo: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SeedBenchArgs {
+    #[arg(long)]
+    pub clients: u64,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    CreatePartner {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    CreateUser {
+        /// Partner slug; required for partner_admin and partner_user.
+        #[arg(long)]
+        partner: Option<String>,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// partner_admin, partner_user, customer_admin, customer_user or aidial_staff.
+        #[arg(long)]
+        role: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    DeactivateUser {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    SetClientStatus {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        status: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// `30s`, `45m`, `1h`, `7d`, or plain seconds.
+fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: use e.g. 30m, 1h, 7d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("invalid duration unit in {s:?}: use s, m, h or d")),
+    };
+    if secs == 0 || secs > 366 * 86_400 {
+        return Err("ttl must be between 1 s and 366 days".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+async fn migrated(db: &DbArgs) -> Result<sea_orm::DatabaseConnection> {
+    let conn = crate::db::connect(db, None)
+        .await
+        .with_context(|| format!("cannot connect to {}", redact_url(&db.database_url)))?;
+    migration::Migrator::up(&conn, None)
+        .await
+        .context("migration failed")?;
+    Ok(conn)
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(db) => {
+            migrated(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::ExportSchema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+        Command::Token(t) => {
+            let auth = Authenticator::from_args(&t.jwt, t.demo)?;
+            let db = migrated(&t.db).await?;
+            let user = admin::user_by_email(&db, &t.email).await?;
+            println!("{}", auth.issue(user.id, t.ttl, t.scope.as_deref())?);
+            Ok(())
+        }
+        Command::Admin(cmd) => admin_cmd(cmd).await,
+        Command::SeedBench(args) => {
+            let db = migrated(&args.db).await?;
+            let report = crate::service::seed_bench::seed(&db, args.clients).await?;
+            println!("{}", report.big_partner_slug);
+            println!("{}", report.admin_email);
+            Ok(())
+        }
+    }
+}
+
+async fn admin_cmd(cmd: AdminCommand) -> Result<()> {
+    match cmd {
+        AdminCommand::CreatePartner { slug, name, db } => {
+            let p = admin::create_partner(&migrated(&db).await?, &slug, &name).await?;
+            println!("{}", p.id);
+        }
+        AdminCommand::CreateUser {
+            partner,
+            email,
+            name,
+            role,
+            db,
+        } => {
+            let u = admin::create_user(
+                &migrated(&db).await?,
+                partner.as_deref(),
+                &email,
+                &name,
+                &role,
+            )
+            .await?;
+            println!("{}", u.id);
+        }
+        AdminCommand::DeactivateUser { email, db } => {
+            let u = admin::deactivate_user(&migrated(&db).await?, &email).await?;
+            println!("{}", u.id);
+        }
+        AdminCommand::SetClientStatus {
+            partner,
+            client_id,
+            status,
+            db,
+        } => {
+            let c = admin::set_client_status(&migrated(&db).await?, &partner, &client_id, &status)
+                .await?;
+            println!("{}", c.status);
+        }
+    }
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let state = AppState::from_args(&args).await?;
+    if args.demo {
+        let seeded = demo::seed(&state.db).await?;
+        let listener = tokio::net::TcpListener::bind(&args.bind)
+            .await
+            .with_context(|| format!("cannot bind {}", args.bind))?;
+        let addr = listener.local_addr()?;
+        print_demo_banner(&state, addr, seeded).await?;
+        return run_server(listener, state).await;
+    }
+    let listener = tokio::net::TcpListener::bind(&args.bind)
+        .await
+        .with_context(|| format!("cannot bind {}", args.bind))?;
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    run_server(listener, state).await
+}
+
+async fn run_server(
+    listener: tokio::net::TcpListener,
+    state: std::sync::Arc<AppState>,
+) -> Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+async fn print_demo_banner(
+    state: &AppState,
+    addr: std::net::SocketAddr,
+    seeded: bool,
+) -> Result<()> {
+    println!();
+    println!("partner-clients demo on http://{addr}/graphql");
+    println!(
+        "{}",
+        if seeded {
+            "Seeded demo data."
+        } else {
+            "Demo data already present; nothing added."
+        }
+    );
+    println!("Open the URL in a browser, then paste one of these into GraphiQL's Headers tab:");
+    println!();
+    for acct in demo::ACCOUNTS {
+        let user = admin::user_by_email(&state.db, acct.email).await?;
+        let token = state
+            .auth
+            .issue(user.id, Duration::from_secs(12 * 3600), None)?;
+        println!("# {} <{}>", acct.label, acct.email);
+        println!("{{\"Authorization\": \"Bearer {token}\"}}");
+        println!();
+    }
+    println!("Tokens last 12 hours; `partner-clients token --demo --email …` makes more.");
+    Ok(())
+}

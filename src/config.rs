@@ -1,0 +1,172 @@
+//! Configuration: flags with environment fallbacks. Secrets are wrapped in
+//! [`Secret`], whose `Debug` and `Display` never show the value.
+
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://partner-clients.db?mode=rwc";
+
+/// A secret string; prints as `[redacted]`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct DbArgs {
+    /// Database URL: sqlite://FILE?mode=rwc or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Connections in the pool.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+    /// PostgreSQL `statement_timeout`, in seconds.
+    #[arg(long, env = "DB_STATEMENT_TIMEOUT_SECS", default_value_t = 5)]
+    pub db_statement_timeout_secs: u64,
+    /// How long to wait for a pooled connection (or a new one), in seconds.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 3)]
+    pub db_acquire_timeout_secs: u64,
+}
+
+impl DbArgs {
+    pub fn for_url(url: impl Into<String>) -> Self {
+        DbArgs {
+            database_url: url.into(),
+            db_max_connections: 10,
+            db_statement_timeout_secs: 5,
+            db_acquire_timeout_secs: 3,
+        }
+    }
+}
+
+#[derive(Args, Clone, Debug, Default)]
+pub struct JwtArgs {
+    /// HS256 shared secret, at least 32 bytes.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+    /// RS256 or ES256 public key (PEM) to verify tokens with.
+    #[arg(long, env = "JWT_PUBLIC_KEY_FILE", conflicts_with = "jwt_secret")]
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// Private key (PEM) matching JWT_PUBLIC_KEY_FILE; only `token` uses it.
+    #[arg(long, env = "JWT_PRIVATE_KEY_FILE")]
+    pub jwt_private_key_file: Option<PathBuf>,
+    /// Required `iss` claim, when set.
+    #[arg(long, env = "JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim, when set.
+    #[arg(long, env = "JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+}
+
+/// Every limit of DESIGN.md §6, each a named value with its default.
+#[derive(Args, Clone, Debug)]
+pub struct Limits {
+    /// Largest request body, in bytes (HTTP 413 beyond).
+    #[arg(long, env = "LIMIT_BODY_BYTES", default_value_t = Limits::DEFAULT.body_bytes)]
+    pub body_bytes: usize,
+    /// Longest query document, in characters.
+    #[arg(long, env = "LIMIT_QUERY_CHARS", default_value_t = Limits::DEFAULT.query_chars)]
+    pub query_chars: usize,
+    /// Deepest selection nesting.
+    #[arg(long, env = "LIMIT_DEPTH", default_value_t = Limits::DEFAULT.depth)]
+    pub depth: usize,
+    /// Highest query complexity (a connection costs `first` × its selection).
+    #[arg(long, env = "LIMIT_COMPLEXITY", default_value_t = Limits::DEFAULT.complexity)]
+    pub complexity: usize,
+    /// Most aliases in one operation.
+    #[arg(long, env = "LIMIT_ALIASES", default_value_t = Limits::DEFAULT.aliases)]
+    pub aliases: usize,
+    /// Most directives in one operation.
+    #[arg(long, env = "LIMIT_DIRECTIVES", default_value_t = Limits::DEFAULT.directives)]
+    pub directives: usize,
+    /// Longest a request may run, in seconds.
+    #[arg(long, env = "LIMIT_REQUEST_SECS", default_value_t = Limits::DEFAULT.request_secs)]
+    pub request_secs: u64,
+    /// Requests a minute per principal.
+    #[arg(long, env = "LIMIT_REQUESTS_PER_MINUTE", default_value_t = Limits::DEFAULT.requests_per_minute)]
+    pub requests_per_minute: u32,
+    /// Mutations a minute per principal.
+    #[arg(long, env = "LIMIT_MUTATIONS_PER_MINUTE", default_value_t = Limits::DEFAULT.mutations_per_minute)]
+    pub mutations_per_minute: u32,
+    /// Largest page (`first` / `last`).
+    #[arg(long, env = "LIMIT_PAGE_SIZE", default_value_t = Limits::DEFAULT.max_page_size)]
+    pub max_page_size: u32,
+    /// Most user ids in one assignPartnerUsers call.
+    #[arg(long, env = "LIMIT_ASSIGN_IDS", default_value_t = Limits::DEFAULT.assign_ids)]
+    pub assign_ids: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl Limits {
+    /// The defaults of DESIGN.md §6; the flags above take theirs from here.
+    pub const DEFAULT: Limits = Limits {
+        body_bytes: 64 * 1024,
+        query_chars: 15_000,
+        depth: 10,
+        complexity: 1_000,
+        aliases: 30,
+        directives: 10,
+        request_secs: 10,
+        requests_per_minute: 600,
+        mutations_per_minute: 60,
+        max_page_size: 100,
+        assign_ids: 100,
+    };
+    pub const DEFAULT_PAGE_SIZE: u32 = 20;
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_secs)
+    }
+}
+
+/// Everything `serve` needs.
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Seed demo data, use a development key when none is configured, and print tokens.
+    #[arg(long)]
+    pub demo: bool,
+    /// Address to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Refuse introspection queries entirely.
+    #[arg(long, env = "NO_INTROSPECTION")]
+    pub no_introspection: bool,
+    /// Serve GraphiQL's assets from this directory instead of the public CDN.
+    #[arg(long, env = "GRAPHIQL_ASSETS")]
+    pub graphiql_assets: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+    #[command(flatten)]
+    pub limits: Limits,
+}

@@ -1,0 +1,198 @@
+//! The one place GraphQL errors get their `extensions.code`.
+//!
+//! - Parse failures: GRAPHQL_PARSE_FAILED; validation failures and document
+//!   limits (depth, complexity, aliases, directives): GRAPHQL_VALIDATION_FAILED.
+//! - Errors whose source is an [`AppError`] (everything our resolvers and
+//!   services return): that error's code. INTERNAL and SERVICE_UNAVAILABLE
+//!   messages are generic; the cause is logged under the request id.
+//! - Anything else carrying no code comes from async-graphql's own input
+//!   coercion (a wrong argument type, say): BAD_USER_INPUT.
+
+use crate::error::{AppError, Code};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
+};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
+use std::sync::{Arc, Mutex};
+
+pub fn with_code(mut e: ServerError, code: Code) -> ServerError {
+    e.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", Value::String(code.as_str().to_owned()));
+    e
+}
+
+fn has_code(e: &ServerError) -> bool {
+    e.extensions
+        .as_ref()
+        .is_some_and(|x| x.get("code").is_some())
+}
+
+/// Set the code of every error in a response, masking internals.
+pub fn finalize(resp: &mut Response, request_id: &str) {
+    for e in resp.errors.iter_mut() {
+        if has_code(e) {
+            continue;
+        }
+        let code = match e.source::<AppError>().cloned() {
+            Some(app) => {
+                match app {
+                    AppError::Internal(_) => {
+                        tracing::error!(request_id, error = %app.detail(), path = ?e.path, "internal error")
+                    }
+                    AppError::Unavailable(_) | AppError::Timeout => {
+                        tracing::warn!(request_id, error = %app.detail(), "request failed")
+                    }
+                    _ => tracing::debug!(request_id, error = %app.detail(), "refused"),
+                }
+                // The AppError's Display is already the client-safe message.
+                e.message = app.to_string();
+                app.code()
+            }
+            None => Code::BadUserInput,
+        };
+        *e = with_code(std::mem::replace(e, ServerError::new("", None)), code);
+    }
+}
+
+/// A response with one coded error and no data.
+pub fn error_response(code: Code, message: impl Into<String>) -> Response {
+    Response::from_errors(vec![with_code(ServerError::new(message, None), code)])
+}
+
+/// Where the execute hook leaves the operation's name for logs and metrics.
+#[derive(Clone, Default)]
+pub struct OperationSlot(pub Arc<Mutex<Option<String>>>);
+
+impl OperationSlot {
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|g| g.clone())
+    }
+}
+
+/// Codes for parse and validation errors, and the alias and directive limits
+/// that async-graphql does not have.
+pub struct DocumentRules {
+    pub max_aliases: usize,
+    pub max_directives: usize,
+}
+
+impl ExtensionFactory for DocumentRules {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(DocumentRulesExt {
+            max_aliases: self.max_aliases,
+            max_directives: self.max_directives,
+        })
+    }
+}
+
+struct DocumentRulesExt {
+    max_aliases: usize,
+    max_directives: usize,
+}
+
+#[derive(Default)]
+struct Tally {
+    aliases: usize,
+    directives: usize,
+}
+
+fn tally(set: &SelectionSet, t: &mut Tally) {
+    for sel in &set.items {
+        match &sel.node {
+            Selection::Field(f) => {
+                t.aliases += usize::from(f.node.alias.is_some());
+                t.directives += f.node.directives.len();
+                tally(&f.node.selection_set.node, t);
+            }
+            Selection::FragmentSpread(s) => t.directives += s.node.directives.len(),
+            Selection::InlineFragment(i) => {
+                t.directives += i.node.directives.len();
+                tally(&i.node.selection_set.node, t);
+            }
+        }
+    }
+}
+
+fn count(doc: &ExecutableDocument) -> Tally {
+    let mut t = Tally::default();
+    for (_, op) in doc.operations.iter() {
+        t.directives += op.node.directives.len();
+        tally(&op.node.selection_set.node, &mut t);
+    }
+    for frag in doc.fragments.values() {
+        t.directives += frag.node.directives.len();
+        tally(&frag.node.selection_set.node, &mut t);
+    }
+    t
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for DocumentRulesExt {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next
+            .run(ctx, query, variables)
+            .await
+            .map_err(|e| with_code(e, Code::GraphqlParseFailed))?;
+        // Counted over the whole document, fragments included.
+        let t = count(&doc);
+        if t.aliases > self.max_aliases {
+            return Err(with_code(
+                ServerError::new(
+                    format!(
+                        "too many aliases: {} (at most {})",
+                        t.aliases, self.max_aliases
+                    ),
+                    None,
+                ),
+                Code::GraphqlValidationFailed,
+            ));
+        }
+        if t.directives > self.max_directives {
+            return Err(with_code(
+                ServerError::new(
+                    format!(
+                        "too many directives: {} (at most {})",
+                        t.directives, self.max_directives
+                    ),
+                    None,
+                ),
+                Code::GraphqlValidationFailed,
+            ));
+        }
+        Ok(doc)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errs| {
+            errs.into_iter()
+                .map(|e| with_code(e, Code::GraphqlValidationFailed))
+                .collect()
+        })
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if let (Some(slot), Some(name)) = (ctx.data_opt::<OperationSlot>(), operation_name) {
+            if let Ok(mut g) = slot.0.lock() {
+                *g = Some(name.to_owned());
+            }
+        }
+        next.run(ctx, operation_name).await
+    }
+}

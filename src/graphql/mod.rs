@@ -1,0 +1,40 @@
+//! The GraphQL schema: types, resolvers, loaders, and the error-code mapping.
+
+pub mod context;
+pub mod errors;
+pub mod ids;
+pub mod mutation;
+pub mod query;
+pub mod types;
+
+use crate::config::Limits;
+use async_graphql::{EmptySubscription, SDLExportOptions, Schema};
+
+pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+
+/// Build the schema with the configured limits. `env` is `None` only for
+/// exporting the SDL.
+pub fn build(limits: &Limits, env: Option<context::Env>, introspection: bool) -> AppSchema {
+    let mut b = Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
+        .limit_directives(limits.directives)
+        .disable_suggestions()
+        .extension(errors::DocumentRules {
+            max_aliases: limits.aliases,
+            max_directives: limits.directives,
+        });
+    if !introspection {
+        b = b.disable_introspection();
+    }
+    if let Some(env) = env {
+        b = b.data(env);
+    }
+    b.finish()
+}
+
+/// The SDL that `export-schema` prints and `schema.graphql` holds.
+pub fn sdl() -> String {
+    build(&Limits::DEFAULT, None, true)
+        .sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_enum_items())
+}

@@ -1,0 +1,122 @@
+//! The write side: each mutation is one service call and one transaction.
+
+use super::context::{env, principal};
+use super::ids::{self, Kind};
+use super::types::*;
+use crate::service::assignments::{self, AssignInput};
+use crate::service::clients::{self, ProvisionInput, ProvisionOutcome};
+use async_graphql::{Context, Object, Result};
+
+pub struct Mutation;
+
+fn payload(o: assignments::Outcome) -> AssignmentPayload {
+    AssignmentPayload {
+        client: Some(Client(o.client)),
+        user_errors: o.errors.into_iter().map(Into::into).collect(),
+    }
+}
+
+#[Object]
+impl Mutation {
+    /// Create a client profile (partner administrators). Sending the same
+    /// input again returns the existing client with `created: false`.
+    async fn provision_client(
+        &self,
+        ctx: &Context<'_>,
+        input: ProvisionClientInput,
+    ) -> Result<ProvisionClientPayload> {
+        let (env, p) = (env(ctx)?, principal(ctx)?);
+        let input = ProvisionInput {
+            client_id: input.client_id,
+            business_name: input.business_name,
+            web_domain: input.web_domain,
+            contact_name: input.contact_name,
+            business_email: input.business_email,
+            timezone: input.timezone,
+            support_contact_required: input.support_contact_required.unwrap_or(true),
+        };
+        Ok(match clients::provision(&env.db, p, &input).await? {
+            ProvisionOutcome::Created(c) => {
+                env.metrics.clients_provisioned.inc();
+                ProvisionClientPayload {
+                    client: Some(Client(c)),
+                    created: true,
+                    user_errors: vec![],
+                }
+            }
+            ProvisionOutcome::Existing(c) => ProvisionClientPayload {
+                client: Some(Client(c)),
+                created: false,
+                user_errors: vec![],
+            },
+            ProvisionOutcome::Rejected(errors) => ProvisionClientPayload {
+                client: None,
+                created: false,
+                user_errors: errors.into_iter().map(Into::into).collect(),
+            },
+        })
+    }
+
+    /// Assign partner users to a client, all or nothing (at most 100 ids).
+    /// Users already assigned are left as they are.
+    async fn assign_partner_users(
+        &self,
+        ctx: &Context<'_>,
+        input: AssignPartnerUsersInput,
+    ) -> Result<AssignmentPayload> {
+        let (env, p) = (env(ctx)?, principal(ctx)?);
+        let ids: Vec<_> = input
+            .user_ids
+            .iter()
+            .map(|id| ids::decode_uuid(id, Kind::PartnerUser))
+            .collect();
+        let outcome = assignments::assign(
+            &env.db,
+            &env.metrics,
+            p,
+            AssignInput {
+                client_id: &input.client_id,
+                user_ids: &ids,
+                support_contact: input.support_contact.unwrap_or(false),
+            },
+            env.limits.assign_ids,
+        )
+        .await?;
+        Ok(payload(outcome))
+    }
+
+    /// Remove a user from a client. Refused when it would leave a client that
+    /// requires a support contact without one.
+    async fn unassign_partner_user(
+        &self,
+        ctx: &Context<'_>,
+        input: UnassignPartnerUserInput,
+    ) -> Result<AssignmentPayload> {
+        let (env, p) = (env(ctx)?, principal(ctx)?);
+        let user = ids::decode_uuid(&input.user_id, Kind::PartnerUser);
+        Ok(payload(
+            assignments::unassign(&env.db, &env.metrics, p, &input.client_id, user).await?,
+        ))
+    }
+
+    /// Make an assigned user a support contact, or stop them being one.
+    async fn set_support_contact(
+        &self,
+        ctx: &Context<'_>,
+        input: SetSupportContactInput,
+    ) -> Result<AssignmentPayload> {
+        let (env, p) = (env(ctx)?, principal(ctx)?);
+        let user = ids::decode_uuid(&input.user_id, Kind::PartnerUser);
+        Ok(payload(
+            assignments::set_support_contact(
+                &env.db,
+                &env.metrics,
+                p,
+                &input.client_id,
+                user,
+                input.support_contact,
+            )
+            .await?,
+        ))
+    }
+}

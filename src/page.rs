@@ -1,0 +1,235 @@
+//! Keyset pagination shared by every connection.
+//!
+//! A cursor is opaque to clients: base64url of a small JSON document naming
+//! the ordering it belongs to and the sort-key values of one row (ending with
+//! the row's unique id). Pages are `WHERE (key..., id) > (cursor...)` with
+//! `LIMIT n + 1`: no OFFSET, stable when rows are added between pages, and
+//! walking backwards with `last`/`before` yields exactly the forward
+//! sequence. A cursor from another ordering or list is `BAD_USER_INPUT`.
+
+use crate::error::AppError;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sea_orm::sea_query::{Expr, ExprTrait, IntoIden, SimpleExpr};
+use sea_orm::{EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value};
+use serde::{Deserialize, Serialize};
+
+/// `first`/`after`/`last`/`before` as the client sent them.
+#[derive(Clone, Debug, Default)]
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+/// One sort-key value inside a cursor.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum KeyPart {
+    Int(i64),
+    Text(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct CursorDoc {
+    /// The ordering this cursor belongs to, e.g. `clients:BUSINESS_NAME:ASC`.
+    o: String,
+    k: Vec<KeyPart>,
+}
+
+pub fn encode_cursor(ordering: &str, key: Vec<KeyPart>) -> String {
+    let doc = CursorDoc {
+        o: ordering.to_owned(),
+        k: key,
+    };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&doc).unwrap_or_default())
+}
+
+fn decode_cursor(ordering: &str, arity: usize, s: &str) -> Result<Vec<KeyPart>, AppError> {
+    let bad = || {
+        AppError::BadUserInput("invalid cursor: use a cursor from this list and ordering".into())
+    };
+    if s.len() > 1024 {
+        return Err(bad());
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
+    let doc: CursorDoc = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if doc.o != ordering || doc.k.len() != arity {
+        return Err(bad());
+    }
+    Ok(doc.k)
+}
+
+/// A validated page request.
+#[derive(Clone, Debug)]
+pub struct PageRequest {
+    pub limit: u64,
+    pub backward: bool,
+    after: Option<Vec<KeyPart>>,
+    before: Option<Vec<KeyPart>>,
+}
+
+/// How a list is ordered: the sort-key columns (the last one unique) and the
+/// direction, plus how to turn a cursor's parts back into SQL values.
+pub struct Keyset {
+    pub name: String,
+    pub columns: Vec<SimpleExpr>,
+    pub descending: bool,
+    pub to_value: fn(usize, &KeyPart) -> Option<Value>,
+}
+
+impl PageRequest {
+    pub fn parse(
+        args: &PageArgs,
+        max: u32,
+        default: u32,
+        keyset: &Keyset,
+    ) -> Result<Self, AppError> {
+        let size = |n: i32, name: &str| -> Result<u64, AppError> {
+            if n < 0 || n as u32 > max {
+                Err(AppError::BadUserInput(format!(
+                    "`{name}` must be between 0 and {max}"
+                )))
+            } else {
+                Ok(n as u64)
+            }
+        };
+        let (limit, backward) = match (args.first, args.last) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::BadUserInput(
+                    "pass `first` or `last`, not both".into(),
+                ))
+            }
+            (Some(n), None) => (size(n, "first")?, false),
+            (None, Some(n)) => (size(n, "last")?, true),
+            (None, None) => (
+                u64::from(std::cmp::min(default, max)),
+                args.before.is_some() && args.after.is_none(),
+            ),
+        };
+        let arity = keyset.columns.len();
+        let after = args
+            .after
+            .as_deref()
+            .map(|c| decode_cursor(&keyset.name, arity, c))
+            .transpose()?;
+        let before = args
+            .before
+            .as_deref()
+            .map(|c| decode_cursor(&keyset.name, arity, c))
+            .transpose()?;
+        for parts in after.iter().chain(before.iter()) {
+            for (i, p) in parts.iter().enumerate() {
+                (keyset.to_value)(i, p).ok_or_else(|| {
+                    AppError::BadUserInput(
+                        "invalid cursor: use a cursor from this list and ordering".into(),
+                    )
+                })?;
+            }
+        }
+        Ok(PageRequest {
+            limit,
+            backward,
+            after,
+            before,
+        })
+    }
+
+    /// Apply bounds, order and `LIMIT n + 1` to a select.
+    pub fn apply<E: EntityTrait>(&self, keyset: &Keyset, mut select: Select<E>) -> Select<E> {
+        let tuple = |parts: &Vec<KeyPart>| {
+            Expr::tuple(
+                parts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| Expr::val((keyset.to_value)(i, p).unwrap_or(Value::Bool(None)))),
+            )
+        };
+        let cols = || Expr::tuple(keyset.columns.iter().cloned());
+        // "after" means further along the list's own direction.
+        if let Some(a) = &self.after {
+            select = select.filter(if keyset.descending {
+                cols().lt(tuple(a))
+            } else {
+                cols().gt(tuple(a))
+            });
+        }
+        if let Some(b) = &self.before {
+            select = select.filter(if keyset.descending {
+                cols().gt(tuple(b))
+            } else {
+                cols().lt(tuple(b))
+            });
+        }
+        let ascending = keyset.descending == self.backward;
+        let order = if ascending { Order::Asc } else { Order::Desc };
+        for c in &keyset.columns {
+            select = select.order_by(c.clone(), order.clone());
+        }
+        select.limit(self.limit + 1)
+    }
+
+    /// Trim the extra row, restore list order, and work out page info.
+    pub fn finish<T>(&self, mut rows: Vec<T>) -> Page<T> {
+        let more = rows.len() as u64 > self.limit;
+        rows.truncate(self.limit as usize);
+        if self.backward {
+            rows.reverse();
+            Page {
+                items: rows,
+                has_previous_page: more,
+                has_next_page: self.before.is_some(),
+            }
+        } else {
+            Page {
+                items: rows,
+                has_next_page: more,
+                has_previous_page: self.after.is_some(),
+            }
+        }
+    }
+}
+
+/// One page of rows, in list order.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+}
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+        }
+    }
+}
+
+/// A column of `E` as an expression, for [`Keyset::columns`].
+pub fn col<C: IntoIden>(c: C) -> SimpleExpr {
+    Expr::col(c).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip_and_foreign_cursor() {
+        let c = encode_cursor(
+            "clients:CLIENT_ID:ASC",
+            vec![KeyPart::Text("acme".into()), KeyPart::Int(3)],
+        );
+        assert_eq!(
+            decode_cursor("clients:CLIENT_ID:ASC", 2, &c).unwrap(),
+            vec![KeyPart::Text("acme".into()), KeyPart::Int(3)]
+        );
+        assert!(decode_cursor("clients:BUSINESS_NAME:ASC", 2, &c).is_err());
+        assert!(decode_cursor("clients:CLIENT_ID:ASC", 1, &c).is_err());
+        assert!(decode_cursor("x", 1, "not base64!").is_err());
+    }
+}

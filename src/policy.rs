@@ -1,0 +1,166 @@
+//! THE access policy: who may do what, and which rows each principal sees.
+//!
+//! Everything here is a pure function of the [`Principal`] (loaded from the
+//! `users` table on every request) and the token's scope. Check it against
+//! DESIGN.md §3:
+//!
+//! | capability                | partner_admin | partner_user | read-only token |
+//! |---------------------------|---------------|--------------|-----------------|
+//! | see clients               | all of own partner | assigned ones of own partner | unchanged |
+//! | read contact fields       | yes           | no (null)    | unchanged       |
+//! | search contact fields     | yes           | no           | unchanged       |
+//! | provision clients         | yes           | no           | no              |
+//! | manage assignments        | yes           | no           | no              |
+//! | see eligible users        | yes           | no           | unchanged       |
+//! | see audit events          | yes           | no           | unchanged       |
+//!
+//! Any other role, or an inactive account, never becomes a `Principal`: the
+//! auth layer refuses it with FORBIDDEN before any resolver runs.
+
+use crate::domain::Role;
+use crate::error::AppError;
+use entity::{client, client_assignment, user};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, Condition};
+use uuid::Uuid;
+
+/// The two roles allowed on this surface.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PartnerRole {
+    PartnerAdmin,
+    PartnerUser,
+}
+
+impl PartnerRole {
+    pub fn from_role(role: Role) -> Option<Self> {
+        match role {
+            Role::PartnerAdmin => Some(PartnerRole::PartnerAdmin),
+            Role::PartnerUser => Some(PartnerRole::PartnerUser),
+            Role::CustomerAdmin | Role::CustomerUser | Role::AidialStaff => None,
+        }
+    }
+}
+
+/// What a token may be used for. A token can narrow, never widen.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TokenScope {
+    /// `scope: clients:read`: queries only.
+    ReadOnly,
+    /// No scope claim: whatever the role allows.
+    Full,
+}
+
+/// An authenticated, active partner account.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub partner_id: Uuid,
+    pub role: PartnerRole,
+    pub scope: TokenScope,
+}
+
+/// Things a principal may do; each is checked through [`Principal::require`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Capability {
+    ViewContactDetails,
+    ProvisionClients,
+    ManageAssignments,
+    ViewEligibleUsers,
+    ViewAuditEvents,
+}
+
+impl Capability {
+    /// Does this capability change data (and so need a write-capable token)?
+    fn writes(self) -> bool {
+        matches!(
+            self,
+            Capability::ProvisionClients | Capability::ManageAssignments
+        )
+    }
+}
+
+impl Principal {
+    pub fn can(&self, cap: Capability) -> bool {
+        let role_allows = match (self.role, cap) {
+            (PartnerRole::PartnerAdmin, _) => true,
+            (PartnerRole::PartnerUser, _) => false,
+        };
+        role_allows && (!cap.writes() || self.scope == TokenScope::Full)
+    }
+
+    pub fn require(&self, cap: Capability) -> Result<(), AppError> {
+        if self.can(cap) {
+            Ok(())
+        } else {
+            tracing::info!(user_id = %self.user_id, capability = ?cap, "denied");
+            Err(AppError::Forbidden("capability not granted"))
+        }
+    }
+
+    /// The row scope every client query goes through. Default deny: a role
+    /// without a rule here sees nothing (the match is exhaustive, so a new
+    /// role cannot be added without deciding its scope).
+    pub fn client_scope(&self) -> Condition {
+        let own_partner = client::Column::PartnerId.eq(self.partner_id);
+        match self.role {
+            PartnerRole::PartnerAdmin => Condition::all().add(own_partner),
+            PartnerRole::PartnerUser => Condition::all().add(own_partner).add(
+                client::Column::Id.in_subquery(
+                    Query::select()
+                        .column(client_assignment::Column::ClientUuid)
+                        .from(client_assignment::Entity)
+                        .and_where(Expr::col(client_assignment::Column::UserId).eq(self.user_id))
+                        .to_owned(),
+                ),
+            ),
+        }
+    }
+
+    /// Which user rows a principal may see (as assignees, actors, `node`):
+    /// those of its own partner.
+    pub fn user_scope(&self) -> Condition {
+        Condition::all().add(user::Column::PartnerId.eq(self.partner_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: PartnerRole, scope: TokenScope) -> Principal {
+        Principal {
+            user_id: Uuid::nil(),
+            partner_id: Uuid::nil(),
+            role,
+            scope,
+        }
+    }
+
+    #[test]
+    fn capability_table() {
+        use Capability::*;
+        let admin = principal(PartnerRole::PartnerAdmin, TokenScope::Full);
+        let admin_ro = principal(PartnerRole::PartnerAdmin, TokenScope::ReadOnly);
+        let user = principal(PartnerRole::PartnerUser, TokenScope::Full);
+        for cap in [
+            ViewContactDetails,
+            ProvisionClients,
+            ManageAssignments,
+            ViewEligibleUsers,
+            ViewAuditEvents,
+        ] {
+            assert!(admin.can(cap));
+            assert!(!user.can(cap));
+            assert_eq!(admin_ro.can(cap), !cap.writes());
+        }
+    }
+
+    #[test]
+    fn only_partner_roles_are_principals() {
+        assert!(PartnerRole::from_role(Role::PartnerAdmin).is_some());
+        assert!(PartnerRole::from_role(Role::PartnerUser).is_some());
+        for r in [Role::CustomerAdmin, Role::CustomerUser, Role::AidialStaff] {
+            assert!(PartnerRole::from_role(r).is_none());
+        }
+    }
+}

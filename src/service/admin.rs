@@ -1,0 +1,158 @@
+//! AiDial's own operations (the `admin` CLI): accounts and client status.
+//! Not reachable through GraphQL.
+
+use super::{audit, clients::bump_count};
+use crate::db::begin_write;
+use crate::domain::{AuditAction, BusinessEmail, ClientId, ClientStatus, PlainText, Role};
+use anyhow::{anyhow, bail, Context, Result};
+use entity::{client, partner, user};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+/// A partner slug: the same shape as a client ID.
+pub async fn create_partner(
+    db: &impl ConnectionTrait,
+    slug: &str,
+    name: &str,
+) -> Result<partner::Model> {
+    let slug = ClientId::parse(slug).map_err(|e| anyhow!("--slug {e}"))?;
+    let name = PlainText::parse(name).map_err(|e| anyhow!("--name {e}"))?;
+    if partner::Entity::find()
+        .filter(partner::Column::Slug.eq(slug.as_str()))
+        .one(db)
+        .await?
+        .is_some()
+    {
+        bail!("a partner with slug {slug} already exists");
+    }
+    let row = partner::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        slug: Set(slug.into_inner()),
+        name: Set(name.into_inner()),
+        created_at: Set(super::now()),
+    };
+    Ok(partner::Entity::insert(row).exec_with_returning(db).await?)
+}
+
+pub async fn partner_by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<partner::Model> {
+    partner::Entity::find()
+        .filter(partner::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow!("no partner with slug {slug:?}"))
+}
+
+/// E-mail addresses are stored lower-case: they are login names, unique
+/// regardless of case.
+pub async fn create_user(
+    db: &impl ConnectionTrait,
+    partner_slug: Option<&str>,
+    email: &str,
+    name: &str,
+    role: &str,
+) -> Result<user::Model> {
+    let role: Role = role
+        .parse()
+        .map_err(|e: crate::domain::Invalid| anyhow!("--role: {e}"))?;
+    let email = BusinessEmail::parse(email)
+        .map_err(|e| anyhow!("--email {e}"))?
+        .as_str()
+        .to_lowercase();
+    let name = PlainText::parse(name).map_err(|e| anyhow!("--name {e}"))?;
+    let partner_id = match (partner_slug, role.is_partner()) {
+        (Some(slug), _) => Some(partner_by_slug(db, slug).await?.id),
+        (None, true) => bail!("--partner is required for role {role}"),
+        (None, false) => None,
+    };
+    if user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(db)
+        .await?
+        .is_some()
+    {
+        bail!("a user with e-mail {email} already exists");
+    }
+    let row = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        partner_id: Set(partner_id),
+        email: Set(email),
+        display_name: Set(name.into_inner()),
+        role: Set(role.as_str().to_owned()),
+        active: Set(true),
+        created_at: Set(super::now()),
+    };
+    Ok(user::Entity::insert(row).exec_with_returning(db).await?)
+}
+
+pub async fn user_by_email(db: &impl ConnectionTrait, email: &str) -> Result<user::Model> {
+    let email = email.trim().to_lowercase();
+    user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow!("no user with e-mail {email:?}"))
+}
+
+pub async fn deactivate_user(db: &impl ConnectionTrait, email: &str) -> Result<user::Model> {
+    let u = user_by_email(db, email).await?;
+    let mut am: user::ActiveModel = u.into();
+    am.active = Set(false);
+    Ok(user::Entity::update(am).exec(db).await?)
+}
+
+/// Change a client's status, keeping the counters and the audit trail in the
+/// same transaction. Setting the status it already has changes nothing.
+pub async fn set_client_status(
+    db: &DatabaseConnection,
+    partner_slug: &str,
+    client_id: &str,
+    status: &str,
+) -> Result<client::Model> {
+    let status: ClientStatus = status
+        .parse()
+        .map_err(|e: crate::domain::Invalid| anyhow!("--status: {e}"))?;
+    let txn = begin_write(db).await?;
+    let partner = partner_by_slug(&txn, partner_slug).await?;
+    let c = client::Entity::find()
+        .filter(client::Column::PartnerId.eq(partner.id))
+        .filter(client::Column::ClientId.eq(client_id))
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .with_context(|| format!("no client {client_id:?} for partner {partner_slug:?}"))?;
+    let old: ClientStatus = c
+        .status
+        .parse()
+        .map_err(|e: crate::domain::Invalid| anyhow!("{e}"))?;
+    if old == status {
+        return Ok(c);
+    }
+    let mut am: client::ActiveModel = c.into();
+    am.status = Set(status.as_str().to_owned());
+    am.updated_at = Set(super::now());
+    let updated = client::Entity::update(am).exec(&txn).await?;
+    bump_count(&txn, partner.id, old, -1)
+        .await
+        .map_err(|e| anyhow!(e.detail()))?;
+    bump_count(&txn, partner.id, status, 1)
+        .await
+        .map_err(|e| anyhow!(e.detail()))?;
+    audit::record(
+        &txn,
+        audit::Event {
+            partner_id: partner.id,
+            client_uuid: Some(updated.id),
+            actor_id: None,
+            subject_user_id: None,
+            action: AuditAction::ClientStatusChanged,
+            details: serde_json::json!({ "from": old.as_str(), "to": status.as_str() }),
+        },
+    )
+    .await
+    .map_err(|e| anyhow!(e.detail()))?;
+    txn.commit().await?;
+    Ok(updated)
+}

@@ -1,0 +1,98 @@
+//! The audit trail: written on the caller's transaction, read newest first.
+
+use crate::domain::AuditAction;
+use crate::error::Result;
+use crate::page::{col, KeyPart, Keyset, Page, PageArgs, PageRequest};
+use crate::policy::{Capability, Principal};
+use entity::audit_event;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Value};
+use uuid::Uuid;
+
+pub struct Event {
+    pub partner_id: Uuid,
+    pub client_uuid: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub subject_user_id: Option<Uuid>,
+    pub action: AuditAction,
+    pub details: serde_json::Value,
+}
+
+/// Record an event. Call it with the transaction that makes the change.
+pub async fn record(txn: &impl ConnectionTrait, e: Event) -> Result<()> {
+    audit_event::Entity::insert(audit_event::ActiveModel {
+        partner_id: Set(e.partner_id),
+        client_uuid: Set(e.client_uuid),
+        actor_id: Set(e.actor_id),
+        subject_user_id: Set(e.subject_user_id),
+        action: Set(e.action.as_str().to_owned()),
+        details: Set(e.details),
+        occurred_at: Set(super::now()),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+fn keyset() -> Keyset {
+    Keyset {
+        name: "audit:ID:DESC".into(),
+        columns: vec![col(audit_event::Column::Id)],
+        descending: true,
+        to_value: |_, p| match p {
+            KeyPart::Int(i) => Some(Value::BigInt(Some(*i))),
+            KeyPart::Text(_) => None,
+        },
+    }
+}
+
+pub fn cursor(e: &audit_event::Model) -> String {
+    crate::page::encode_cursor(&keyset().name, vec![KeyPart::Int(e.id)])
+}
+
+/// A client's events, newest first. The caller has already resolved the
+/// client through the row scope.
+pub async fn list_for_client(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    client_uuid: Uuid,
+    args: &PageArgs,
+    max: u32,
+) -> Result<Page<audit_event::Model>> {
+    p.require(Capability::ViewAuditEvents)?;
+    let ks = keyset();
+    let req = PageRequest::parse(args, max, crate::config::Limits::DEFAULT_PAGE_SIZE, &ks)?;
+    let select = audit_event::Entity::find()
+        .filter(audit_event::Column::PartnerId.eq(p.partner_id))
+        .filter(audit_event::Column::ClientUuid.eq(client_uuid));
+    Ok(req.finish(req.apply(&ks, select).all(db).await?))
+}
+
+pub async fn count_for_client(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    client_uuid: Uuid,
+) -> Result<u64> {
+    use sea_orm::PaginatorTrait;
+    p.require(Capability::ViewAuditEvents)?;
+    Ok(audit_event::Entity::find()
+        .filter(audit_event::Column::PartnerId.eq(p.partner_id))
+        .filter(audit_event::Column::ClientUuid.eq(client_uuid))
+        .count(db)
+        .await?)
+}
+
+/// One event by id, for `node(id:)`: administrators of its partner only.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    id: i64,
+) -> Result<Option<audit_event::Model>> {
+    if !p.can(Capability::ViewAuditEvents) {
+        return Ok(None);
+    }
+    Ok(audit_event::Entity::find_by_id(id)
+        .filter(audit_event::Column::PartnerId.eq(p.partner_id))
+        .one(db)
+        .await?)
+}

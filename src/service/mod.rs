@@ -1,0 +1,51 @@
+//! Use cases. Each mutation opens one transaction, checks the policy, reads
+//! and locks what its invariant depends on, writes, records its audit event
+//! on the same transaction, and commits. Refusals a form can fix come back
+//! as [`UserError`]s with nothing written.
+
+pub mod admin;
+pub mod assignments;
+pub mod audit;
+pub mod clients;
+pub mod demo;
+pub mod seed_bench;
+pub mod users;
+
+/// Codes of [`UserError`] (DESIGN.md §4).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum UserErrorCode {
+    Invalid,
+    Taken,
+    UserNotEligible,
+    NotAssigned,
+    SupportContactRequired,
+    TooMany,
+}
+
+/// A problem the user can fix, pointing into the mutation's input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserError {
+    pub field: Vec<String>,
+    pub message: String,
+    pub code: UserErrorCode,
+}
+
+impl UserError {
+    pub fn new(field: &[&str], code: UserErrorCode, message: impl Into<String>) -> Self {
+        UserError {
+            field: std::iter::once("input")
+                .chain(field.iter().copied())
+                .map(str::to_owned)
+                .collect(),
+            message: message.into(),
+            code,
+        }
+    }
+}
+
+/// Timestamps at microsecond precision: what PostgreSQL stores, so a value
+/// read back (and a cursor made from it) equals the value written.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{SubsecRound, Utc};
+    Utc::now().trunc_subsecs(6)
+}
