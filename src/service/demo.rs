@@ -182,7 +182,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
                 .map_err(|e| anyhow!("demo row invalid: {e:?}"))?;
             let client_uuid = row.id.clone().unwrap();
             // 1-3 assignees, the first of them the support contact.
-            for k in 0..(1 + i % 3) {
+            for k in 0..(1 + i % 3).min(active.len()) {
                 let u = active[(i + k) % active.len()];
                 assignments.push(client_assignment::ActiveModel {
                     client_uuid: Set(client_uuid),

@@ -1,1 +1,7 @@
-fn main() {}
+//! One integration-test binary (one link step): every area is a module.
+//! Each test runs on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set.
+
+mod helpers;
+
+mod auth;
+mod schema;

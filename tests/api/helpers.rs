@@ -1,0 +1,304 @@
+//! `spawn_app()`: the real router on 127.0.0.1:0 against a fresh database,
+//! plus typed fixtures and a GraphQL client. SQLite always; PostgreSQL too
+//! when `TEST_DATABASE_URL` is set (a fresh database per test, dropped
+//! afterwards).
+
+use partner_clients::auth::Authenticator;
+use partner_clients::config::{DbArgs, JwtArgs, Limits, Secret};
+use partner_clients::http::{router, AppState};
+use partner_clients::metrics::Metrics;
+use partner_clients::service::admin;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Run one test body on SQLite and, when configured, on PostgreSQL.
+#[macro_export]
+macro_rules! db_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await;
+                    super::$name(app).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::helpers::spawn_postgres().await {
+                        super::$name(app).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// Options for apps that need non-default configuration.
+#[derive(Clone)]
+pub struct Options {
+    pub jwt: JwtArgs,
+    pub limits: Limits,
+    pub introspection: bool,
+    pub db_url_override: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            jwt: JwtArgs { jwt_secret: Some(TEST_SECRET.parse::<Secret>().unwrap()), ..Default::default() },
+            // Tests hammer one principal; the rate-limit tests set their own.
+            limits: Limits { requests_per_minute: 100_000, mutations_per_minute: 100_000, ..Limits::DEFAULT },
+            introspection: true,
+            db_url_override: None,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub backend: Backend,
+    pub db: DatabaseConnection,
+    pub state: Arc<AppState>,
+    pub http: reqwest::Client,
+    _guard: DbGuard,
+}
+
+enum DbGuard {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        if let DbGuard::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs inside the test's runtime: use a thread of our own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    if let Ok(db) = sea_orm::Database::connect(&admin_url).await {
+                        let _ = db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                        let _ = db.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_with(backend, Options::default()).await.expect("backend available")
+}
+
+/// `None` when `TEST_DATABASE_URL` is not set.
+pub async fn spawn_postgres() -> Option<TestApp> {
+    spawn_with(Backend::Postgres, Options::default()).await
+}
+
+fn with_db_name(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
+    let (prefix, _) = base.rsplit_once('/').expect("database url has a path");
+    match query {
+        Some(q) => format!("{prefix}/{name}?{q}"),
+        None => format!("{prefix}/{name}"),
+    }
+}
+
+pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
+    let (url, guard) = match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+            (url, DbGuard::Sqlite(dir))
+        }
+        Backend::Postgres => {
+            let admin_url = std::env::var("TEST_DATABASE_URL").ok()?;
+            let name = format!("pc_test_{}", Uuid::new_v4().simple());
+            let admin = sea_orm::Database::connect(&admin_url).await.expect("connect TEST_DATABASE_URL");
+            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+            admin.close().await.unwrap();
+            (with_db_name(&admin_url, &name), DbGuard::Postgres { admin_url, name })
+        }
+    };
+    let metrics = Arc::new(Metrics::new());
+    let db_args = DbArgs::for_url(opts.db_url_override.clone().unwrap_or_else(|| url.clone()));
+    let db = partner_clients::db::connect(&DbArgs::for_url(url), Some(metrics.clone())).await.unwrap();
+    {
+        use migration::MigratorTrait;
+        migration::Migrator::up(&db, None).await.unwrap();
+    }
+    let app_db = if opts.db_url_override.is_some() {
+        partner_clients::db::connect(&db_args, Some(metrics.clone())).await.unwrap()
+    } else {
+        db.clone()
+    };
+    let auth = Authenticator::from_args(&opts.jwt, false).unwrap();
+    let state = AppState::new(app_db, auth, metrics, opts.limits, opts.introspection, None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router(state.clone());
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    Some(TestApp { addr, backend, db, state, http, _guard: guard })
+}
+
+/// A GraphQL response: HTTP status, headers and JSON body.
+#[derive(Debug)]
+pub struct Gql {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Gql {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+    pub fn errors(&self) -> Vec<Value> {
+        self.body["errors"].as_array().cloned().unwrap_or_default()
+    }
+    /// The codes of all errors, in order.
+    pub fn codes(&self) -> Vec<String> {
+        self.errors().iter().map(|e| e["extensions"]["code"].as_str().unwrap_or("<none>").to_owned()).collect()
+    }
+    #[track_caller]
+    pub fn ok(&self) -> &Value {
+        assert!(self.errors().is_empty(), "unexpected errors: {:#}", self.body);
+        assert_eq!(self.status, 200, "{:#}", self.body);
+        self.data()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct UserFx {
+    pub id: Uuid,
+    pub email: String,
+    pub token: String,
+}
+
+impl UserFx {
+    /// The PartnerUser global id.
+    pub fn gid(&self) -> String {
+        partner_clients::graphql::ids::encode(partner_clients::graphql::ids::Kind::PartnerUser, self.id).0
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PartnerFx {
+    pub id: Uuid,
+    pub slug: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Gql {
+        self.post_json(Some(token), &json!({ "query": query, "variables": variables })).await
+    }
+
+    pub async fn post_json(&self, token: Option<&str>, body: &Value) -> Gql {
+        let mut req = self.http.post(self.url("/graphql")).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+        Gql { status, headers, body }
+    }
+
+    pub fn token_for(&self, user: Uuid) -> String {
+        self.state.auth.issue(user, Duration::from_secs(3600), None).unwrap()
+    }
+
+    pub fn read_only_token_for(&self, user: Uuid) -> String {
+        self.state.auth.issue(user, Duration::from_secs(3600), Some("clients:read")).unwrap()
+    }
+
+    pub async fn partner(&self, slug: &str) -> PartnerFx {
+        let p = admin::create_partner(&self.db, slug, &format!("{slug} partner")).await.unwrap();
+        PartnerFx { id: p.id, slug: p.slug }
+    }
+
+    pub async fn user(&self, partner: Option<&PartnerFx>, handle: &str, role: &str) -> UserFx {
+        let email = format!("{handle}@{}.example", partner.map(|p| p.slug.as_str()).unwrap_or("aidial"));
+        let u = admin::create_user(&self.db, partner.map(|p| p.slug.as_str()), &email, handle, role).await.unwrap();
+        UserFx { id: u.id, token: self.token_for(u.id), email: u.email }
+    }
+
+    pub async fn admin_of(&self, p: &PartnerFx, handle: &str) -> UserFx {
+        self.user(Some(p), handle, "partner_admin").await
+    }
+
+    pub async fn member_of(&self, p: &PartnerFx, handle: &str) -> UserFx {
+        self.user(Some(p), handle, "partner_user").await
+    }
+
+    /// Provision a client through the API as `admin`; returns its clientId.
+    pub async fn provision(&self, admin: &UserFx, client_id: &str, business_name: &str) -> String {
+        let r = self
+            .gql(
+                &admin.token,
+                "mutation($i: ProvisionClientInput!) { provisionClient(input: $i) { created userErrors { field code message } client { clientId } } }",
+                json!({ "i": client_input(client_id, business_name) }),
+            )
+            .await;
+        let d = r.ok();
+        assert_eq!(d["provisionClient"]["userErrors"], json!([]), "{:#}", r.body);
+        client_id.to_owned()
+    }
+
+    /// Assign users to a client through the API.
+    pub async fn assign(&self, admin: &UserFx, client_id: &str, users: &[&UserFx], support: bool) {
+        let ids: Vec<String> = users.iter().map(|u| u.gid()).collect();
+        let r = self
+            .gql(
+                &admin.token,
+                "mutation($i: AssignPartnerUsersInput!) { assignPartnerUsers(input: $i) { userErrors { field code } } }",
+                json!({ "i": { "clientId": client_id, "userIds": ids, "supportContact": support } }),
+            )
+            .await;
+        assert_eq!(r.ok()["assignPartnerUsers"]["userErrors"], json!([]), "{:#}", r.body);
+    }
+
+    /// SQL statements executed so far, read from `/metrics`.
+    pub async fn statements(&self) -> u64 {
+        let text = self.http.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        text.lines()
+            .find(|l| l.starts_with("partner_clients_db_statements_total "))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|v| v as u64)
+            .expect("db statements metric")
+    }
+}
+
+/// A valid provisioning input.
+pub fn client_input(client_id: &str, business_name: &str) -> Value {
+    json!({
+        "clientId": client_id,
+        "businessName": business_name,
+        "webDomain": format!("{client_id}.example.com"),
+        "contactName": "Casey Contact",
+        "businessEmail": format!("casey@{client_id}.example.com"),
+        "timezone": "Europe/Berlin",
+    })
+}
