@@ -82,12 +82,12 @@ impl Authenticator {
     /// key is configured; otherwise a missing key is an error.
     pub fn from_args(args: &JwtArgs, demo: bool) -> anyhow::Result<Self> {
         let (algorithm, decoding, encoding) = if let Some(path) = &args.jwt_public_key_file {
-            let pem = std::fs::read(path)
-                .with_context(|| format!("cannot read JWT_PUBLIC_KEY_FILE {}", path.display()))?;
+            let pem =
+                std::fs::read(path).with_context(|| format!("cannot read JWT_PUBLIC_KEY_FILE {}", path.display()))?;
             let private = match &args.jwt_private_key_file {
-                Some(p) => Some(std::fs::read(p).with_context(|| {
-                    format!("cannot read JWT_PRIVATE_KEY_FILE {}", p.display())
-                })?),
+                Some(p) => Some(
+                    std::fs::read(p).with_context(|| format!("cannot read JWT_PRIVATE_KEY_FILE {}", p.display()))?,
+                ),
                 None => None,
             };
             if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
@@ -97,9 +97,7 @@ impl Authenticator {
                 let enc = private.map(|p| EncodingKey::from_ec_pem(&p)).transpose()?;
                 (Algorithm::ES256, key, enc)
             } else {
-                bail!(
-                    "JWT_PUBLIC_KEY_FILE is neither an RSA nor a P-256 EC public key in PEM form"
-                );
+                bail!("JWT_PUBLIC_KEY_FILE is neither an RSA nor a P-256 EC public key in PEM form");
             }
         } else {
             let secret = match (&args.jwt_secret, demo) {
@@ -113,11 +111,7 @@ impl Authenticator {
                 bail!("JWT_SECRET must be at least 32 bytes");
             }
             let bytes = secret.expose().as_bytes();
-            (
-                Algorithm::HS256,
-                DecodingKey::from_secret(bytes),
-                Some(EncodingKey::from_secret(bytes)),
-            )
+            (Algorithm::HS256, DecodingKey::from_secret(bytes), Some(EncodingKey::from_secret(bytes)))
         };
 
         let mut validation = Validation::new(algorithm);
@@ -147,21 +141,14 @@ impl Authenticator {
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| {
-                tracing::info!(reason = %e, "token refused");
-                AppError::Unauthenticated
-            })
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|e| {
+            tracing::info!(reason = %e, "token refused");
+            AppError::Unauthenticated
+        })
     }
 
     /// Sign a token for `user_id` (the `token` CLI and demo mode).
-    pub fn issue(
-        &self,
-        user_id: Uuid,
-        ttl: Duration,
-        scope: Option<&str>,
-    ) -> anyhow::Result<String> {
+    pub fn issue(&self, user_id: Uuid, ttl: Duration, scope: Option<&str>) -> anyhow::Result<String> {
         let Some(key) = &self.encoding else {
             bail!("signing needs JWT_SECRET, or JWT_PRIVATE_KEY_FILE next to JWT_PUBLIC_KEY_FILE");
         };
@@ -175,19 +162,11 @@ impl Authenticator {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
-        Ok(jsonwebtoken::encode(
-            &Header::new(self.algorithm),
-            &claims,
-            key,
-        )?)
+        Ok(jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key)?)
     }
 
     /// The principal behind an `Authorization` header value.
-    pub async fn authenticate(
-        &self,
-        db: &impl ConnectionTrait,
-        header: Option<&str>,
-    ) -> Result<Principal, AppError> {
+    pub async fn authenticate(&self, db: &impl ConnectionTrait, header: Option<&str>) -> Result<Principal, AppError> {
         let token = header
             .and_then(|h| {
                 let (scheme, rest) = h.split_once(' ')?;
@@ -197,18 +176,12 @@ impl Authenticator {
             .ok_or(AppError::Unauthenticated)?;
         let claims = self.verify(token)?;
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::Unauthenticated)?;
-        let row = user::Entity::find_by_id(user_id)
-            .one(db)
-            .await?
-            .ok_or(AppError::Unauthenticated)?;
+        let row = user::Entity::find_by_id(user_id).one(db).await?.ok_or(AppError::Unauthenticated)?;
         let role: Role = row.role.parse().map_err(AppError::internal)?;
         match (PartnerRole::from_role(role), row.partner_id, row.active) {
-            (Some(role), Some(partner_id), true) => Ok(Principal {
-                user_id,
-                partner_id,
-                role,
-                scope: claims.token_scope(),
-            }),
+            (Some(role), Some(partner_id), true) => {
+                Ok(Principal { user_id, partner_id, role, scope: claims.token_scope() })
+            }
             (_, _, false) => Err(AppError::Forbidden("inactive account")),
             _ => Err(AppError::Forbidden("not a partner account")),
         }

@@ -13,11 +13,7 @@ use migration::MigratorTrait;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "partner-clients",
-    version,
-    about = "GraphQL control plane behind AiDial's partner Clients page"
-)]
+#[command(name = "partner-clients", version, about = "GraphQL control plane behind AiDial's partner Clients page")]
 pub struct Cli {
     /// Log format: `text` (default) or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "text", global = true)]
@@ -116,9 +112,7 @@ pub enum AdminCommand {
 fn parse_ttl(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: use e.g. 30m, 1h, 7d"))?;
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: use e.g. 30m, 1h, 7d"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,
@@ -136,9 +130,7 @@ async fn migrated(db: &DbArgs) -> Result<sea_orm::DatabaseConnection> {
     let conn = crate::db::connect(db, None)
         .await
         .with_context(|| format!("cannot connect to {}", redact_url(&db.database_url)))?;
-    migration::Migrator::up(&conn, None)
-        .await
-        .context("migration failed")?;
+    migration::Migrator::up(&conn, None).await.context("migration failed")?;
     Ok(conn)
 }
 
@@ -190,35 +182,16 @@ async fn admin_cmd(cmd: AdminCommand) -> Result<()> {
             let p = admin::create_partner(&migrated(&db).await?, &slug, &name).await?;
             println!("{}", p.id);
         }
-        AdminCommand::CreateUser {
-            partner,
-            email,
-            name,
-            role,
-            db,
-        } => {
-            let u = admin::create_user(
-                &migrated(&db).await?,
-                partner.as_deref(),
-                &email,
-                &name,
-                &role,
-            )
-            .await?;
+        AdminCommand::CreateUser { partner, email, name, role, db } => {
+            let u = admin::create_user(&migrated(&db).await?, partner.as_deref(), &email, &name, &role).await?;
             println!("{}", u.id);
         }
         AdminCommand::DeactivateUser { email, db } => {
             let u = admin::deactivate_user(&migrated(&db).await?, &email).await?;
             println!("{}", u.id);
         }
-        AdminCommand::SetClientStatus {
-            partner,
-            client_id,
-            status,
-            db,
-        } => {
-            let c = admin::set_client_status(&migrated(&db).await?, &partner, &client_id, &status)
-                .await?;
+        AdminCommand::SetClientStatus { partner, client_id, status, db } => {
+            let c = admin::set_client_status(&migrated(&db).await?, &partner, &client_id, &status).await?;
             println!("{}", c.status);
         }
     }
@@ -229,24 +202,19 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let state = AppState::from_args(&args).await?;
     if args.demo {
         let seeded = demo::seed(&state.db).await?;
-        let listener = tokio::net::TcpListener::bind(&args.bind)
-            .await
-            .with_context(|| format!("cannot bind {}", args.bind))?;
+        let listener =
+            tokio::net::TcpListener::bind(&args.bind).await.with_context(|| format!("cannot bind {}", args.bind))?;
         let addr = listener.local_addr()?;
         print_demo_banner(&state, addr, seeded).await?;
         return run_server(listener, state).await;
     }
-    let listener = tokio::net::TcpListener::bind(&args.bind)
-        .await
-        .with_context(|| format!("cannot bind {}", args.bind))?;
+    let listener =
+        tokio::net::TcpListener::bind(&args.bind).await.with_context(|| format!("cannot bind {}", args.bind))?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
     run_server(listener, state).await
 }
 
-async fn run_server(
-    listener: tokio::net::TcpListener,
-    state: std::sync::Arc<AppState>,
-) -> Result<()> {
+async fn run_server(listener: tokio::net::TcpListener, state: std::sync::Arc<AppState>) -> Result<()> {
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -255,28 +223,15 @@ async fn run_server(
     Ok(())
 }
 
-async fn print_demo_banner(
-    state: &AppState,
-    addr: std::net::SocketAddr,
-    seeded: bool,
-) -> Result<()> {
+async fn print_demo_banner(state: &AppState, addr: std::net::SocketAddr, seeded: bool) -> Result<()> {
     println!();
     println!("partner-clients demo on http://{addr}/graphql");
-    println!(
-        "{}",
-        if seeded {
-            "Seeded demo data."
-        } else {
-            "Demo data already present; nothing added."
-        }
-    );
+    println!("{}", if seeded { "Seeded demo data." } else { "Demo data already present; nothing added." });
     println!("Open the URL in a browser, then paste one of these into GraphiQL's Headers tab:");
     println!();
     for acct in demo::ACCOUNTS {
         let user = admin::user_by_email(&state.db, acct.email).await?;
-        let token = state
-            .auth
-            .issue(user.id, Duration::from_secs(12 * 3600), None)?;
+        let token = state.auth.issue(user.id, Duration::from_secs(12 * 3600), None)?;
         println!("# {} <{}>", acct.label, acct.email);
         println!("{{\"Authorization\": \"Bearer {token}\"}}");
         println!();

@@ -11,16 +11,13 @@ use crate::config::DbArgs;
 use crate::metrics::Metrics;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 use std::sync::Arc;
 use std::time::Duration;
 
-pub async fn connect(
-    args: &DbArgs,
-    metrics: Option<Arc<Metrics>>,
-) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect(args: &DbArgs, metrics: Option<Arc<Metrics>>) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(args.database_url.clone());
     opts.max_connections(args.db_max_connections.max(1))
         .min_connections(0)
@@ -41,9 +38,8 @@ pub async fn connect(
     if let Some(metrics) = metrics {
         db.set_metric_callback(move |info| {
             metrics.db_statements.inc();
-            metrics
-                .db_statement_seconds
-                .observe(info.elapsed.as_secs_f64());
+            metrics.db_statement_seconds.observe(info.elapsed.as_secs_f64());
+            tracing::trace!(target: "partner_clients::sql", elapsed_us = info.elapsed.as_micros() as u64, failed = info.failed, "{}", info.statement.sql);
         });
     }
     Ok(db)

@@ -45,8 +45,7 @@ pub struct RateLimits {
 
 impl RateLimits {
     fn new(limits: &Limits) -> Self {
-        let per_minute =
-            |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
+        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
         RateLimits {
             requests: DefaultKeyedRateLimiter::keyed(per_minute(limits.requests_per_minute)),
             mutations: DefaultKeyedRateLimiter::keyed(per_minute(limits.mutations_per_minute)),
@@ -82,21 +81,9 @@ impl AppState {
         introspection: bool,
         graphiql_assets: Option<PathBuf>,
     ) -> Arc<Self> {
-        let env = Env {
-            db: db.clone(),
-            limits: limits.clone(),
-            metrics: metrics.clone(),
-        };
+        let env = Env { db: db.clone(), limits: limits.clone(), metrics: metrics.clone() };
         let schema = graphql::build(&limits, Some(env), introspection);
-        Arc::new(AppState {
-            rate: RateLimits::new(&limits),
-            db,
-            auth,
-            schema,
-            metrics,
-            limits,
-            graphiql_assets,
-        })
+        Arc::new(AppState { rate: RateLimits::new(&limits), db, auth, schema, metrics, limits, graphiql_assets })
     }
 
     /// Connect, migrate and assemble everything `serve` needs.
@@ -106,14 +93,7 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let db = crate::db::connect(&args.db, Some(metrics.clone())).await?;
         migration::Migrator::up(&db, None).await?;
-        Ok(AppState::new(
-            db,
-            auth,
-            metrics,
-            args.limits.clone(),
-            !args.no_introspection,
-            args.graphiql_assets.clone(),
-        ))
+        Ok(AppState::new(db, auth, metrics, args.limits.clone(), !args.no_introspection, args.graphiql_assets.clone()))
     }
 }
 
@@ -127,63 +107,35 @@ pub fn router(state: Arc<AppState>) -> Router {
         r = r.nest_service("/graphiql-assets", tower_http::services::ServeDir::new(dir));
     }
     r.with_state(state)
-        .layer(PropagateRequestIdLayer::new(
-            header::HeaderName::from_static(REQUEST_ID),
-        ))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
-                let id = req
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                tracing::info_span!(
-                    "request",
-                    method = %req.method(),
-                    path = %req.uri().path(),
-                    request_id = %id,
-                    operation = tracing::field::Empty,
-                    principal = tracing::field::Empty,
-                )
-            }),
-        )
-        .layer(SetRequestIdLayer::new(
-            header::HeaderName::from_static(REQUEST_ID),
-            MakeRequestUuid,
-        ))
+        .layer(PropagateRequestIdLayer::new(header::HeaderName::from_static(REQUEST_ID)))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                path = %req.uri().path(),
+                request_id = %id,
+                operation = tracing::field::Empty,
+                principal = tracing::field::Empty,
+            )
+        }))
+        .layer(SetRequestIdLayer::new(header::HeaderName::from_static(REQUEST_ID), MakeRequestUuid))
 }
 
 fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned()
+    headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
 }
 
 fn wants_graphql_response(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains(GRAPHQL_RESPONSE_JSON))
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains(GRAPHQL_RESPONSE_JSON))
 }
 
 /// Serialize a GraphQL response with a status and the negotiated media type.
 fn reply(status: StatusCode, resp: &async_graphql::Response, gql_media: bool) -> Response {
-    let body = serde_json::to_vec(resp).unwrap_or_else(|_| {
-        br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_vec()
-    });
-    let media = if gql_media {
-        GRAPHQL_RESPONSE_JSON
-    } else {
-        "application/json"
-    };
-    (
-        status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static(media))],
-        body,
-    )
-        .into_response()
+    let body = serde_json::to_vec(resp)
+        .unwrap_or_else(|_| br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_vec());
+    let media = if gql_media { GRAPHQL_RESPONSE_JSON } else { "application/json" };
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static(media))], body).into_response()
 }
 
 fn refuse(status: StatusCode, code: Code, message: &str, gql_media: bool) -> Response {
@@ -199,20 +151,15 @@ fn app_error_status(e: &AppError) -> StatusCode {
     }
 }
 
-async fn graphql_post(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn graphql_post(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     let gql_media = wants_graphql_response(&headers);
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            let m = m.trim().to_ascii_lowercase();
-            m == "application/json" || m == GRAPHQL_RESPONSE_JSON
-        });
+    let is_json =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).is_some_and(
+            |m| {
+                let m = m.trim().to_ascii_lowercase();
+                m == "application/json" || m == GRAPHQL_RESPONSE_JSON
+            },
+        );
     if !is_json {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -227,10 +174,7 @@ async fn graphql_post(
             return refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 Code::BadUserInput,
-                &format!(
-                    "request body is larger than {} bytes",
-                    state.limits.body_bytes
-                ),
+                &format!("request body is larger than {} bytes", state.limits.body_bytes),
                 gql_media,
             )
         }
@@ -272,19 +216,12 @@ async fn graphql_get(
 ) -> Response {
     let gql_media = wants_graphql_response(&headers);
     let Some(query) = params.query else {
-        let browser = headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/html"));
+        let browser =
+            headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
         if browser {
             return Html(graphiql_page(state.graphiql_assets.is_some())).into_response();
         }
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            Code::BadUserInput,
-            "missing `query` parameter",
-            gql_media,
-        );
+        return refuse(StatusCode::BAD_REQUEST, Code::BadUserInput, "missing `query` parameter", gql_media);
     };
     let mut request = async_graphql::Request::new(query);
     if let Some(name) = params.operation_name {
@@ -320,35 +257,20 @@ async fn execute(
     let span = tracing::Span::current();
 
     if request.query.chars().count() > state.limits.query_chars {
-        state
-            .metrics
-            .observe_request("", Code::GraphqlValidationFailed.as_str(), 0.0);
-        let msg = format!(
-            "query document is longer than {} characters",
-            state.limits.query_chars
-        );
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            Code::GraphqlValidationFailed,
-            &msg,
-            gql_media,
-        );
+        state.metrics.observe_request("", Code::GraphqlValidationFailed.as_str(), 0.0);
+        let msg = format!("query document is longer than {} characters", state.limits.query_chars);
+        return refuse(StatusCode::BAD_REQUEST, Code::GraphqlValidationFailed, &msg, gql_media);
     }
 
-    let authz = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let authz = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let principal = match state.auth.authenticate(&state.db, authz).await {
         Ok(p) => p,
         Err(e) => {
-            state
-                .metrics
-                .observe_request("", e.code().as_str(), started.elapsed().as_secs_f64());
+            state.metrics.observe_request("", e.code().as_str(), started.elapsed().as_secs_f64());
             tracing::info!(request_id = %rid, reason = %e.detail(), "request refused");
             let mut resp = refuse(app_error_status(&e), e.code(), &e.to_string(), gql_media);
             if matches!(e, AppError::Unauthenticated) {
-                resp.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             return resp;
         }
@@ -365,32 +287,16 @@ async fn execute(
     let op_type = match request.parsed_query() {
         Ok(doc) => {
             let name = op_name.as_deref();
-            let op = doc
-                .operations
-                .iter()
-                .find(|(n, _)| name.is_none() || n.map(|n| n.as_str()) == name);
+            let op = doc.operations.iter().find(|(n, _)| name.is_none() || n.map(|n| n.as_str()) == name);
             op.map(|(_, o)| o.node.ty)
         }
         Err(e) => {
-            let resp =
-                async_graphql::Response::from_errors(vec![crate::graphql::errors::with_code(
-                    e,
-                    Code::GraphqlParseFailed,
-                )]);
-            state.metrics.observe_request(
-                "",
-                Code::GraphqlParseFailed.as_str(),
-                started.elapsed().as_secs_f64(),
-            );
-            return reply(
-                if gql_media {
-                    StatusCode::BAD_REQUEST
-                } else {
-                    StatusCode::OK
-                },
-                &resp,
-                gql_media,
-            );
+            let resp = async_graphql::Response::from_errors(vec![crate::graphql::errors::with_code(
+                e,
+                Code::GraphqlParseFailed,
+            )]);
+            state.metrics.observe_request("", Code::GraphqlParseFailed.as_str(), started.elapsed().as_secs_f64());
+            return reply(if gql_media { StatusCode::BAD_REQUEST } else { StatusCode::OK }, &resp, gql_media);
         }
     };
     if op_type == Some(OperationType::Mutation) {
@@ -401,8 +307,7 @@ async fn execute(
                 "mutations must be sent with POST",
                 gql_media,
             );
-            resp.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
             return resp;
         }
         if let Err(wait) = RateLimits::check(&state.rate.mutations, principal.user_id) {
@@ -412,10 +317,7 @@ async fn execute(
     }
 
     let slot = OperationSlot::default();
-    let request = request
-        .data(Loaders::new(state.db.clone(), principal.clone()))
-        .data(principal)
-        .data(slot.clone());
+    let request = request.data(Loaders::new(state.db.clone(), principal.clone())).data(principal).data(slot.clone());
     let run = AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
     let mut resp = match tokio::time::timeout(state.limits.request_timeout(), run).await {
         Ok(Ok(resp)) => resp,
@@ -445,9 +347,7 @@ async fn execute(
         .map(|v| v.to_string().trim_matches('"').to_owned())
         .unwrap_or_else(|| "OK".to_owned());
     let elapsed = started.elapsed();
-    state
-        .metrics
-        .observe_request(&operation, &outcome, elapsed.as_secs_f64());
+    state.metrics.observe_request(&operation, &outcome, elapsed.as_secs_f64());
     tracing::info!(
         request_id = %rid,
         operation = %operation,
@@ -455,8 +355,7 @@ async fn execute(
         duration_ms = elapsed.as_millis() as u64,
         "graphql request"
     );
-    let status = if gql_media && resp.data == async_graphql::Value::Null && !resp.errors.is_empty()
-    {
+    let status = if gql_media && resp.data == async_graphql::Value::Null && !resp.errors.is_empty() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
@@ -471,8 +370,7 @@ fn too_many(wait_secs: u64, gql_media: bool) -> Response {
         &format!("too many requests: retry in {wait_secs} s"),
         gql_media,
     );
-    resp.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(wait_secs.max(1)));
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait_secs.max(1)));
     resp
 }
 
@@ -486,28 +384,15 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let (size, idle) = crate::db::pool_stats(&state.db);
     state.metrics.db_pool_idle.set(idle as i64);
-    state
-        .metrics
-        .db_pool_in_use
-        .set(i64::from(size) - idle as i64);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
+    state.metrics.db_pool_in_use.set(i64::from(size) - idle as i64);
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
         .into_response()
 }
 
 /// GraphiQL, from this service's `/graphiql-assets/` when configured,
 /// otherwise from the public CDN.
 fn graphiql_page(local: bool) -> String {
-    let base = if local {
-        "/graphiql-assets"
-    } else {
-        "https://unpkg.com"
-    };
+    let base = if local { "/graphiql-assets" } else { "https://unpkg.com" };
     let (react, react_dom, gq_js, gq_css) = if local {
         (
             format!("{base}/react.production.min.js"),

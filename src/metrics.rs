@@ -69,36 +69,16 @@ impl Metrics {
             "GraphQL request latency by operation name",
             request_seconds.clone(),
         );
-        registry.register(
-            "db_statements",
-            "SQL statements executed",
-            db_statements.clone(),
-        );
-        registry.register(
-            "db_statement_duration_seconds",
-            "SQL statement latency",
-            db_statement_seconds.clone(),
-        );
-        registry.register(
-            "db_pool_connections_in_use",
-            "Pooled connections in use",
-            db_pool_in_use.clone(),
-        );
-        registry.register(
-            "db_pool_connections_idle",
-            "Pooled connections idle",
-            db_pool_idle.clone(),
-        );
+        registry.register("db_statements", "SQL statements executed", db_statements.clone());
+        registry.register("db_statement_duration_seconds", "SQL statement latency", db_statement_seconds.clone());
+        registry.register("db_pool_connections_in_use", "Pooled connections in use", db_pool_in_use.clone());
+        registry.register("db_pool_connections_idle", "Pooled connections idle", db_pool_idle.clone());
         registry.register(
             "rate_limited",
             "Requests refused by the per-principal rate limiter, by kind (request, mutation)",
             rate_limited.clone(),
         );
-        registry.register(
-            "clients_provisioned",
-            "Client profiles created",
-            clients_provisioned.clone(),
-        );
+        registry.register("clients_provisioned", "Client profiles created", clients_provisioned.clone());
         registry.register(
             "assignment_changes",
             "Assignment changes by kind (assigned, unassigned, support_contact_set, support_contact_unset)",
@@ -119,25 +99,12 @@ impl Metrics {
     }
 
     pub fn observe_request(&self, operation: &str, code: &str, seconds: f64) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                operation: operation.to_owned(),
-                code: code.to_owned(),
-            })
-            .inc();
-        self.request_seconds
-            .get_or_create(&OperationLabels {
-                operation: operation.to_owned(),
-            })
-            .observe(seconds);
+        self.requests.get_or_create(&RequestLabels { operation: operation.to_owned(), code: code.to_owned() }).inc();
+        self.request_seconds.get_or_create(&OperationLabels { operation: operation.to_owned() }).observe(seconds);
     }
 
     pub fn count(family: &Family<KindLabels, Counter>, kind: &str, n: u64) {
-        family
-            .get_or_create(&KindLabels {
-                kind: kind.to_owned(),
-            })
-            .inc_by(n);
+        family.get_or_create(&KindLabels { kind: kind.to_owned() }).inc_by(n);
     }
 
     pub fn render(&self) -> String {

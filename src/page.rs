@@ -39,17 +39,12 @@ struct CursorDoc {
 }
 
 pub fn encode_cursor(ordering: &str, key: Vec<KeyPart>) -> String {
-    let doc = CursorDoc {
-        o: ordering.to_owned(),
-        k: key,
-    };
+    let doc = CursorDoc { o: ordering.to_owned(), k: key };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&doc).unwrap_or_default())
 }
 
 fn decode_cursor(ordering: &str, arity: usize, s: &str) -> Result<Vec<KeyPart>, AppError> {
-    let bad = || {
-        AppError::BadUserInput("invalid cursor: use a cursor from this list and ordering".into())
-    };
+    let bad = || AppError::BadUserInput("invalid cursor: use a cursor from this list and ordering".into());
     if s.len() > 1024 {
         return Err(bad());
     }
@@ -80,87 +75,47 @@ pub struct Keyset {
 }
 
 impl PageRequest {
-    pub fn parse(
-        args: &PageArgs,
-        max: u32,
-        default: u32,
-        keyset: &Keyset,
-    ) -> Result<Self, AppError> {
+    pub fn parse(args: &PageArgs, max: u32, default: u32, keyset: &Keyset) -> Result<Self, AppError> {
         let size = |n: i32, name: &str| -> Result<u64, AppError> {
             if n < 0 || n as u32 > max {
-                Err(AppError::BadUserInput(format!(
-                    "`{name}` must be between 0 and {max}"
-                )))
+                Err(AppError::BadUserInput(format!("`{name}` must be between 0 and {max}")))
             } else {
                 Ok(n as u64)
             }
         };
         let (limit, backward) = match (args.first, args.last) {
-            (Some(_), Some(_)) => {
-                return Err(AppError::BadUserInput(
-                    "pass `first` or `last`, not both".into(),
-                ))
-            }
+            (Some(_), Some(_)) => return Err(AppError::BadUserInput("pass `first` or `last`, not both".into())),
             (Some(n), None) => (size(n, "first")?, false),
             (None, Some(n)) => (size(n, "last")?, true),
-            (None, None) => (
-                u64::from(std::cmp::min(default, max)),
-                args.before.is_some() && args.after.is_none(),
-            ),
+            (None, None) => (u64::from(std::cmp::min(default, max)), args.before.is_some() && args.after.is_none()),
         };
         let arity = keyset.columns.len();
-        let after = args
-            .after
-            .as_deref()
-            .map(|c| decode_cursor(&keyset.name, arity, c))
-            .transpose()?;
-        let before = args
-            .before
-            .as_deref()
-            .map(|c| decode_cursor(&keyset.name, arity, c))
-            .transpose()?;
+        let after = args.after.as_deref().map(|c| decode_cursor(&keyset.name, arity, c)).transpose()?;
+        let before = args.before.as_deref().map(|c| decode_cursor(&keyset.name, arity, c)).transpose()?;
         for parts in after.iter().chain(before.iter()) {
             for (i, p) in parts.iter().enumerate() {
                 (keyset.to_value)(i, p).ok_or_else(|| {
-                    AppError::BadUserInput(
-                        "invalid cursor: use a cursor from this list and ordering".into(),
-                    )
+                    AppError::BadUserInput("invalid cursor: use a cursor from this list and ordering".into())
                 })?;
             }
         }
-        Ok(PageRequest {
-            limit,
-            backward,
-            after,
-            before,
-        })
+        Ok(PageRequest { limit, backward, after, before })
     }
 
     /// Apply bounds, order and `LIMIT n + 1` to a select.
     pub fn apply<E: EntityTrait>(&self, keyset: &Keyset, mut select: Select<E>) -> Select<E> {
         let tuple = |parts: &Vec<KeyPart>| {
             Expr::tuple(
-                parts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| Expr::val((keyset.to_value)(i, p).unwrap_or(Value::Bool(None)))),
+                parts.iter().enumerate().map(|(i, p)| Expr::val((keyset.to_value)(i, p).unwrap_or(Value::Bool(None)))),
             )
         };
         let cols = || Expr::tuple(keyset.columns.iter().cloned());
         // "after" means further along the list's own direction.
         if let Some(a) = &self.after {
-            select = select.filter(if keyset.descending {
-                cols().lt(tuple(a))
-            } else {
-                cols().gt(tuple(a))
-            });
+            select = select.filter(if keyset.descending { cols().lt(tuple(a)) } else { cols().gt(tuple(a)) });
         }
         if let Some(b) = &self.before {
-            select = select.filter(if keyset.descending {
-                cols().gt(tuple(b))
-            } else {
-                cols().lt(tuple(b))
-            });
+            select = select.filter(if keyset.descending { cols().gt(tuple(b)) } else { cols().lt(tuple(b)) });
         }
         let ascending = keyset.descending == self.backward;
         let order = if ascending { Order::Asc } else { Order::Desc };
@@ -176,17 +131,9 @@ impl PageRequest {
         rows.truncate(self.limit as usize);
         if self.backward {
             rows.reverse();
-            Page {
-                items: rows,
-                has_previous_page: more,
-                has_next_page: self.before.is_some(),
-            }
+            Page { items: rows, has_previous_page: more, has_next_page: self.before.is_some() }
         } else {
-            Page {
-                items: rows,
-                has_next_page: more,
-                has_previous_page: self.after.is_some(),
-            }
+            Page { items: rows, has_next_page: more, has_previous_page: self.after.is_some() }
         }
     }
 }
@@ -209,6 +156,16 @@ impl<T> Page<T> {
     }
 }
 
+/// The complexity of a connection field: its page size × the cost of its
+/// selection, plus one. The size is clamped to the default page limit, so an
+/// out-of-range `first` is refused as BAD_USER_INPUT by the resolver rather
+/// than as a complexity error.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let cap = crate::config::Limits::DEFAULT.max_page_size as i32;
+    let size = first.or(last).unwrap_or(crate::config::Limits::DEFAULT_PAGE_SIZE as i32).clamp(0, cap);
+    (size as usize).saturating_mul(child_complexity).saturating_add(1)
+}
+
 /// A column of `E` as an expression, for [`Keyset::columns`].
 pub fn col<C: IntoIden>(c: C) -> SimpleExpr {
     Expr::col(c).into()
@@ -220,10 +177,7 @@ mod tests {
 
     #[test]
     fn cursor_round_trip_and_foreign_cursor() {
-        let c = encode_cursor(
-            "clients:CLIENT_ID:ASC",
-            vec![KeyPart::Text("acme".into()), KeyPart::Int(3)],
-        );
+        let c = encode_cursor("clients:CLIENT_ID:ASC", vec![KeyPart::Text("acme".into()), KeyPart::Int(3)]);
         assert_eq!(
             decode_cursor("clients:CLIENT_ID:ASC", 2, &c).unwrap(),
             vec![KeyPart::Text("acme".into()), KeyPart::Int(3)]

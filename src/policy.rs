@@ -72,10 +72,7 @@ pub enum Capability {
 impl Capability {
     /// Does this capability change data (and so need a write-capable token)?
     fn writes(self) -> bool {
-        matches!(
-            self,
-            Capability::ProvisionClients | Capability::ManageAssignments
-        )
+        matches!(self, Capability::ProvisionClients | Capability::ManageAssignments)
     }
 }
 
@@ -128,12 +125,7 @@ mod tests {
     use super::*;
 
     fn principal(role: PartnerRole, scope: TokenScope) -> Principal {
-        Principal {
-            user_id: Uuid::nil(),
-            partner_id: Uuid::nil(),
-            role,
-            scope,
-        }
+        Principal { user_id: Uuid::nil(), partner_id: Uuid::nil(), role, scope }
     }
 
     #[test]
@@ -142,13 +134,7 @@ mod tests {
         let admin = principal(PartnerRole::PartnerAdmin, TokenScope::Full);
         let admin_ro = principal(PartnerRole::PartnerAdmin, TokenScope::ReadOnly);
         let user = principal(PartnerRole::PartnerUser, TokenScope::Full);
-        for cap in [
-            ViewContactDetails,
-            ProvisionClients,
-            ManageAssignments,
-            ViewEligibleUsers,
-            ViewAuditEvents,
-        ] {
+        for cap in [ViewContactDetails, ProvisionClients, ManageAssignments, ViewEligibleUsers, ViewAuditEvents] {
             assert!(admin.can(cap));
             assert!(!user.can(cap));
             assert_eq!(admin_ro.can(cap), !cap.writes());

@@ -11,20 +11,8 @@ impl MigrationName for Migration {
     }
 }
 
-const ROLES: [&str; 5] = [
-    "partner_admin",
-    "partner_user",
-    "customer_admin",
-    "customer_user",
-    "aidial_staff",
-];
-const STATUSES: [&str; 5] = [
-    "PROVISIONED",
-    "ONBOARDING",
-    "ACTIVE",
-    "SUSPENDED",
-    "OFFBOARDED",
-];
+const ROLES: [&str; 5] = ["partner_admin", "partner_user", "customer_admin", "customer_user", "aidial_staff"];
+const STATUSES: [&str; 5] = ["PROVISIONED", "ONBOARDING", "ACTIVE", "SUSPENDED", "OFFBOARDED"];
 const ACTIONS: [&str; 6] = [
     "CLIENT_PROVISIONED",
     "USER_ASSIGNED",
@@ -120,12 +108,7 @@ fn fk(
     from: (impl IntoIden, impl IntoIden),
     to: (impl IntoIden, impl IntoIden),
 ) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .on_delete(ForeignKeyAction::Restrict)
-        .to_owned()
+    ForeignKey::create().name(name).from(from.0, from.1).to(to.0, to.1).on_delete(ForeignKeyAction::Restrict).to_owned()
 }
 
 #[async_trait::async_trait]
@@ -140,11 +123,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Partners::Id).uuid().not_null().primary_key())
                     .col(ColumnDef::new(Partners::Slug).string_len(64).not_null())
                     .col(ColumnDef::new(Partners::Name).string_len(200).not_null())
-                    .col(
-                        ColumnDef::new(Partners::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Partners::CreatedAt).timestamp_with_time_zone().not_null())
                     .to_owned(),
             )
             .await?;
@@ -165,37 +144,18 @@ impl MigrationTrait for Migration {
                     .table(Users::Table)
                     .col(ColumnDef::new(Users::Id).uuid().not_null().primary_key())
                     .col(ColumnDef::new(Users::PartnerId).uuid().null())
-                    .col(byte_ordered(
-                        ColumnDef::new(Users::Email).string_len(320).not_null(),
-                        backend,
-                    ))
-                    .col(
-                        ColumnDef::new(Users::DisplayName)
-                            .string_len(200)
-                            .not_null(),
-                    )
+                    .col(byte_ordered(ColumnDef::new(Users::Email).string_len(320).not_null(), backend))
+                    .col(ColumnDef::new(Users::DisplayName).string_len(200).not_null())
                     .col(ColumnDef::new(Users::Role).string_len(32).not_null())
-                    .col(
-                        ColumnDef::new(Users::Active)
-                            .boolean()
-                            .not_null()
-                            .default(true),
-                    )
-                    .col(
-                        ColumnDef::new(Users::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Users::Active).boolean().not_null().default(true))
+                    .col(ColumnDef::new(Users::CreatedAt).timestamp_with_time_zone().not_null())
                     .check(("users_role_check", Expr::col(Users::Role).is_in(ROLES)))
-                    .check(
-                        (
-                            "users_partner_role_check",
-                            Expr::col(Users::PartnerId)
-                                .is_not_null()
-                                .or(Expr::col(Users::Role)
-                                    .is_not_in(["partner_admin", "partner_user"])),
-                        ),
-                    )
+                    .check((
+                        "users_partner_role_check",
+                        Expr::col(Users::PartnerId)
+                            .is_not_null()
+                            .or(Expr::col(Users::Role).is_not_in(["partner_admin", "partner_user"])),
+                    ))
                     .foreign_key(&mut fk(
                         "users_partner_id_fkey",
                         (Users::Table, Users::PartnerId),
@@ -206,12 +166,7 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create()
-                    .name("users_email_key")
-                    .table(Users::Table)
-                    .col(Users::Email)
-                    .unique()
-                    .to_owned(),
+                Index::create().name("users_email_key").table(Users::Table).col(Users::Email).unique().to_owned(),
             )
             .await?;
         manager
@@ -231,57 +186,20 @@ impl MigrationTrait for Migration {
                     .table(Clients::Table)
                     .col(ColumnDef::new(Clients::Id).uuid().not_null().primary_key())
                     .col(ColumnDef::new(Clients::PartnerId).uuid().not_null())
-                    .col(byte_ordered(
-                        ColumnDef::new(Clients::ClientId).string_len(64).not_null(),
-                        backend,
-                    ))
-                    .col(
-                        ColumnDef::new(Clients::BusinessName)
-                            .string_len(200)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Clients::WebDomain)
-                            .string_len(253)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Clients::ContactName)
-                            .string_len(200)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Clients::BusinessEmail)
-                            .string_len(320)
-                            .not_null(),
-                    )
+                    .col(byte_ordered(ColumnDef::new(Clients::ClientId).string_len(64).not_null(), backend))
+                    .col(ColumnDef::new(Clients::BusinessName).string_len(200).not_null())
+                    .col(ColumnDef::new(Clients::WebDomain).string_len(253).not_null())
+                    .col(ColumnDef::new(Clients::ContactName).string_len(200).not_null())
+                    .col(ColumnDef::new(Clients::BusinessEmail).string_len(320).not_null())
                     .col(ColumnDef::new(Clients::Timezone).string_len(64).not_null())
                     .col(ColumnDef::new(Clients::Status).string_len(16).not_null())
-                    .col(
-                        ColumnDef::new(Clients::SupportContactRequired)
-                            .boolean()
-                            .not_null(),
-                    )
-                    .col(byte_ordered(
-                        ColumnDef::new(Clients::SortName).text().not_null(),
-                        backend,
-                    ))
+                    .col(ColumnDef::new(Clients::SupportContactRequired).boolean().not_null())
+                    .col(byte_ordered(ColumnDef::new(Clients::SortName).text().not_null(), backend))
                     .col(ColumnDef::new(Clients::SearchPublic).text().not_null())
                     .col(ColumnDef::new(Clients::SearchContact).text().not_null())
-                    .col(
-                        ColumnDef::new(Clients::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Clients::UpdatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .check((
-                        "clients_status_check",
-                        Expr::col(Clients::Status).is_in(STATUSES),
-                    ))
+                    .col(ColumnDef::new(Clients::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(Clients::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .check(("clients_status_check", Expr::col(Clients::Status).is_in(STATUSES)))
                     .foreign_key(&mut fk(
                         "clients_partner_id_fkey",
                         (Clients::Table, Clients::PartnerId),
@@ -328,24 +246,11 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(ClientAssignments::Table)
-                    .col(
-                        ColumnDef::new(ClientAssignments::ClientUuid)
-                            .uuid()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(ClientAssignments::ClientUuid).uuid().not_null())
                     .col(ColumnDef::new(ClientAssignments::UserId).uuid().not_null())
-                    .col(
-                        ColumnDef::new(ClientAssignments::SupportContact)
-                            .boolean()
-                            .not_null()
-                            .default(false),
-                    )
+                    .col(ColumnDef::new(ClientAssignments::SupportContact).boolean().not_null().default(false))
                     .col(ColumnDef::new(ClientAssignments::AssignedBy).uuid().null())
-                    .col(
-                        ColumnDef::new(ClientAssignments::AssignedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(ClientAssignments::AssignedAt).timestamp_with_time_zone().not_null())
                     .primary_key(
                         Index::create()
                             .name("client_assignments_pkey")
@@ -385,32 +290,15 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(AuditEvents::Table)
-                    .col(
-                        ColumnDef::new(AuditEvents::Id)
-                            .big_integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
+                    .col(ColumnDef::new(AuditEvents::Id).big_integer().not_null().auto_increment().primary_key())
                     .col(ColumnDef::new(AuditEvents::PartnerId).uuid().not_null())
                     .col(ColumnDef::new(AuditEvents::ClientUuid).uuid().null())
                     .col(ColumnDef::new(AuditEvents::ActorId).uuid().null())
                     .col(ColumnDef::new(AuditEvents::SubjectUserId).uuid().null())
-                    .col(
-                        ColumnDef::new(AuditEvents::Action)
-                            .string_len(32)
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(AuditEvents::Action).string_len(32).not_null())
                     .col(ColumnDef::new(AuditEvents::Details).json().not_null())
-                    .col(
-                        ColumnDef::new(AuditEvents::OccurredAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .check((
-                        "audit_events_action_check",
-                        Expr::col(AuditEvents::Action).is_in(ACTIONS),
-                    ))
+                    .col(ColumnDef::new(AuditEvents::OccurredAt).timestamp_with_time_zone().not_null())
+                    .check(("audit_events_action_check", Expr::col(AuditEvents::Action).is_in(ACTIONS)))
                     .foreign_key(&mut fk(
                         "audit_events_partner_id_fkey",
                         (AuditEvents::Table, AuditEvents::PartnerId),
@@ -439,32 +327,16 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(PartnerClientCounts::Table)
-                    .col(
-                        ColumnDef::new(PartnerClientCounts::PartnerId)
-                            .uuid()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(PartnerClientCounts::Status)
-                            .string_len(16)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(PartnerClientCounts::Count)
-                            .big_integer()
-                            .not_null()
-                            .default(0),
-                    )
+                    .col(ColumnDef::new(PartnerClientCounts::PartnerId).uuid().not_null())
+                    .col(ColumnDef::new(PartnerClientCounts::Status).string_len(16).not_null())
+                    .col(ColumnDef::new(PartnerClientCounts::Count).big_integer().not_null().default(0))
                     .primary_key(
                         Index::create()
                             .name("partner_client_counts_pkey")
                             .col(PartnerClientCounts::PartnerId)
                             .col(PartnerClientCounts::Status),
                     )
-                    .check((
-                        "partner_client_counts_count_check",
-                        Expr::col(PartnerClientCounts::Count).gte(0),
-                    ))
+                    .check(("partner_client_counts_count_check", Expr::col(PartnerClientCounts::Count).gte(0)))
                     .foreign_key(&mut fk(
                         "partner_client_counts_partner_id_fkey",
                         (PartnerClientCounts::Table, PartnerClientCounts::PartnerId),
@@ -485,9 +357,7 @@ impl MigrationTrait for Migration {
             Users::Table.into_iden(),
             Partners::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }

@@ -65,10 +65,7 @@ impl PlainText {
             return Err(Invalid::new("must not be blank"));
         }
         if t.chars().count() > Self::MAX_CHARS {
-            return Err(Invalid::new(format!(
-                "must be at most {} characters",
-                Self::MAX_CHARS
-            )));
+            return Err(Invalid::new(format!("must be at most {} characters", Self::MAX_CHARS)));
         }
         if t.chars().any(char::is_control) {
             return Err(Invalid::new("must not contain control characters"));
@@ -93,26 +90,18 @@ impl WebDomain {
             return Err(Invalid::new("must not be blank"));
         }
         if t.contains("://") || t.contains(['/', '?', '#', '@', ':', '[', ']', ' ']) {
-            return Err(Invalid::new(
-                "must be a host name only, such as example.com: no scheme, path, port or user",
-            ));
+            return Err(Invalid::new("must be a host name only, such as example.com: no scheme, path, port or user"));
         }
         if t.parse::<std::net::Ipv4Addr>().is_ok() {
             return Err(Invalid::new("must be a host name, not an IP address"));
         }
-        let ascii = idna::domain_to_ascii_strict(t)
-            .map_err(|_| Invalid::new("is not a valid domain name"))?;
+        let ascii = idna::domain_to_ascii_strict(t).map_err(|_| Invalid::new("is not a valid domain name"))?;
         let labels: Vec<&str> = ascii.split('.').collect();
         if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
-            return Err(Invalid::new(
-                "must be a fully qualified domain name, such as example.com",
-            ));
+            return Err(Invalid::new("must be a fully qualified domain name, such as example.com"));
         }
         // A numeric top-level label is an IPv4 address in disguise (1.2.3), never a host name.
-        if labels
-            .last()
-            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-        {
+        if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
             return Err(Invalid::new("must be a host name, not an IP address"));
         }
         Ok(WebDomain(ascii))
@@ -140,11 +129,7 @@ impl BusinessEmail {
         if t.len() > 254 {
             return Err(Invalid::new("must be at most 254 characters"));
         }
-        Ok(BusinessEmail(format!(
-            "{}@{}",
-            parsed.local_part(),
-            parsed.domain().to_ascii_lowercase()
-        )))
+        Ok(BusinessEmail(format!("{}@{}", parsed.local_part(), parsed.domain().to_ascii_lowercase())))
     }
 }
 
@@ -159,9 +144,7 @@ impl Timezone {
         let t = s.trim();
         match t.parse::<chrono_tz::Tz>() {
             Ok(tz) if tz.name() == t => Ok(Timezone(t.to_owned())),
-            _ => Err(Invalid::new(
-                "must be an IANA time zone name such as Europe/Berlin",
-            )),
+            _ => Err(Invalid::new("must be an IANA time zone name such as Europe/Berlin")),
         }
     }
 }
@@ -179,10 +162,7 @@ impl SearchTerm {
     pub fn parse(s: &str) -> Result<Option<Self>, Invalid> {
         let t = s.trim();
         if t.chars().count() > Self::MAX_CHARS {
-            return Err(Invalid::new(format!(
-                "search must be at most {} characters",
-                Self::MAX_CHARS
-            )));
+            return Err(Invalid::new(format!("search must be at most {} characters", Self::MAX_CHARS)));
         }
         if t.chars().any(char::is_control) {
             return Err(Invalid::new("search must not contain control characters"));
@@ -210,11 +190,7 @@ impl SearchTerm {
 /// joined by U+001F (a control character, so no search term can span two
 /// fields).
 pub fn search_text(fields: &[&str]) -> String {
-    fields
-        .iter()
-        .map(|f| f.to_lowercase())
-        .collect::<Vec<_>>()
-        .join("\u{1f}")
+    fields.iter().map(|f| f.to_lowercase()).collect::<Vec<_>>().join("\u{1f}")
 }
 
 #[cfg(test)]
@@ -224,23 +200,9 @@ mod tests {
     #[test]
     fn client_id_table() {
         let good = ["acme", "a1b", "abc-def", "0-0", &"a".repeat(64)];
-        let bad = [
-            "",
-            "ab",
-            "-abc",
-            "abc-",
-            "Acme",
-            "ac_me",
-            "ac me",
-            "acmé",
-            &"a".repeat(65),
-        ];
+        let bad = ["", "ab", "-abc", "abc-", "Acme", "ac_me", "ac me", "acmé", &"a".repeat(65)];
         for g in good {
-            assert_eq!(
-                ClientId::parse(g).unwrap().as_str(),
-                g,
-                "{g:?} should be valid"
-            );
+            assert_eq!(ClientId::parse(g).unwrap().as_str(), g, "{g:?} should be valid");
         }
         for b in bad {
             assert!(ClientId::parse(b).is_err(), "{b:?} should be invalid");
@@ -249,26 +211,9 @@ mod tests {
 
     #[test]
     fn plain_text_table() {
-        assert_eq!(
-            PlainText::parse("  Acme Dental  ").unwrap().as_str(),
-            "Acme Dental"
-        );
-        assert_eq!(
-            PlainText::parse(&"é".repeat(200))
-                .unwrap()
-                .as_str()
-                .chars()
-                .count(),
-            200
-        );
-        for b in [
-            "",
-            "   ",
-            "a\u{0}b",
-            "tab\there",
-            "line\nbreak",
-            &"x".repeat(201),
-        ] {
+        assert_eq!(PlainText::parse("  Acme Dental  ").unwrap().as_str(), "Acme Dental");
+        assert_eq!(PlainText::parse(&"é".repeat(200)).unwrap().as_str().chars().count(), 200);
+        for b in ["", "   ", "a\u{0}b", "tab\there", "line\nbreak", &"x".repeat(201)] {
             assert!(PlainText::parse(b).is_err(), "{b:?} should be invalid");
         }
     }
@@ -283,11 +228,7 @@ mod tests {
             ("xn--bcher-kva.de", "xn--bcher-kva.de"),
         ];
         for (input, stored) in good {
-            assert_eq!(
-                WebDomain::parse(input).unwrap().as_str(),
-                stored,
-                "{input:?}"
-            );
+            assert_eq!(WebDomain::parse(input).unwrap().as_str(), stored, "{input:?}");
         }
         let bad = [
             "",
@@ -311,10 +252,7 @@ mod tests {
 
     #[test]
     fn business_email_table() {
-        assert_eq!(
-            BusinessEmail::parse("Jo@Example.COM").unwrap().as_str(),
-            "Jo@example.com"
-        );
+        assert_eq!(BusinessEmail::parse("Jo@Example.COM").unwrap().as_str(), "Jo@example.com");
         assert!(BusinessEmail::parse("first.last+tag@mail.example.org").is_ok());
         for b in [
             "",

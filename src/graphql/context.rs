@@ -6,9 +6,9 @@ use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::policy::Principal;
 use crate::service::{assignments, users};
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::Context;
-use entity::{client_assignment, user};
+use entity::{client, client_assignment, user};
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,36 +23,76 @@ pub struct Env {
 }
 
 pub fn env<'a>(ctx: &Context<'a>) -> Result<&'a Env, AppError> {
-    ctx.data::<Env>()
-        .map_err(|_| AppError::internal(anyhow::anyhow!("Env missing from schema data")))
+    ctx.data::<Env>().map_err(|_| AppError::internal(anyhow::anyhow!("Env missing from schema data")))
 }
 
 /// The request's principal. Requests only reach the schema authenticated,
 /// so its absence (e.g. during `export-schema`) is UNAUTHENTICATED.
 pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, AppError> {
-    ctx.data::<Principal>()
-        .map_err(|_| AppError::Unauthenticated)
+    ctx.data::<Principal>().map_err(|_| AppError::Unauthenticated)
 }
 
 pub fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, AppError> {
-    ctx.data::<Loaders>()
-        .map_err(|_| AppError::internal(anyhow::anyhow!("Loaders missing from request data")))
+    ctx.data::<Loaders>().map_err(|_| AppError::internal(anyhow::anyhow!("Loaders missing from request data")))
 }
 
 /// Batches every list-of-children field of one request into one query per
-/// level, whatever the page size.
+/// level, whatever the page size. Caches live for one request; mutations
+/// clear them before resolving their payload.
 pub struct Loaders {
-    pub assignments: DataLoader<AssignmentLoader>,
-    pub users: DataLoader<UserLoader>,
+    pub assignments: DataLoader<AssignmentLoader, HashMapCache>,
+    pub users: DataLoader<UserLoader, HashMapCache>,
 }
 
 impl Loaders {
     pub fn new(db: DatabaseConnection, principal: Principal) -> Self {
         Loaders {
-            assignments: DataLoader::new(AssignmentLoader { db: db.clone() }, tokio::spawn),
-            users: DataLoader::new(UserLoader { db, principal }, tokio::spawn),
+            assignments: DataLoader::with_cache(
+                AssignmentLoader { db: db.clone() },
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            users: DataLoader::with_cache(UserLoader { db, principal }, tokio::spawn, HashMapCache::default()),
         }
     }
+
+    /// Forget cached rows (after a write in the same request).
+    pub fn clear(&self) {
+        self.assignments.clear::<Uuid>();
+        self.users.clear::<Uuid>();
+    }
+}
+
+/// Load a page's assignments (and their users) in one query each, before
+/// the page's fields resolve, when the selection asks for them.
+///
+/// A DataLoader alone batches whatever arrives within its delay window, so
+/// a large page can split into several batches on a busy machine; priming
+/// from the look-ahead makes the statement count exact. Anything the
+/// look-ahead does not see still goes through the loaders.
+pub async fn prime_assignments(ctx: &Context<'_>, clients: &[client::Model]) -> Result<(), AppError> {
+    if clients.is_empty() {
+        return Ok(());
+    }
+    let la = ctx.look_ahead();
+    let selections = [la.field("nodes").field("assignments"), la.field("edges").field("node").field("assignments")];
+    if !selections.iter().any(|s| s.exists()) {
+        return Ok(());
+    }
+    let (env, p, loaders) = (env(ctx)?, principal(ctx)?, loaders(ctx)?);
+    let ids: Vec<Uuid> = clients.iter().map(|c| c.id).collect();
+    let mut by_client = assignments::for_clients(&env.db, &ids).await?;
+    if selections.iter().any(|s| s.field("user").exists() || s.field("assignedBy").exists()) {
+        let mut user_ids: Vec<Uuid> =
+            by_client.values().flatten().flat_map(|a| std::iter::once(a.user_id).chain(a.assigned_by)).collect();
+        user_ids.sort();
+        user_ids.dedup();
+        if !user_ids.is_empty() {
+            loaders.users.feed_many(users::find_many(&env.db, p, &user_ids).await?).await;
+        }
+    }
+    loaders.assignments.feed_many(ids.into_iter().map(|id| (id, by_client.remove(&id).unwrap_or_default()))).await;
+    Ok(())
 }
 
 /// Assignments by client row id. Only ever asked for clients the principal

@@ -17,16 +17,12 @@ use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value
 use std::sync::{Arc, Mutex};
 
 pub fn with_code(mut e: ServerError, code: Code) -> ServerError {
-    e.extensions
-        .get_or_insert_with(Default::default)
-        .set("code", Value::String(code.as_str().to_owned()));
+    e.extensions.get_or_insert_with(Default::default).set("code", Value::String(code.as_str().to_owned()));
     e
 }
 
 fn has_code(e: &ServerError) -> bool {
-    e.extensions
-        .as_ref()
-        .is_some_and(|x| x.get("code").is_some())
+    e.extensions.as_ref().is_some_and(|x| x.get("code").is_some())
 }
 
 /// Set the code of every error in a response, masking internals.
@@ -80,10 +76,7 @@ pub struct DocumentRules {
 
 impl ExtensionFactory for DocumentRules {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentRulesExt {
-            max_aliases: self.max_aliases,
-            max_directives: self.max_directives,
-        })
+        Arc::new(DocumentRulesExt { max_aliases: self.max_aliases, max_directives: self.max_directives })
     }
 }
 
@@ -137,31 +130,19 @@ impl Extension for DocumentRulesExt {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let doc = next
-            .run(ctx, query, variables)
-            .await
-            .map_err(|e| with_code(e, Code::GraphqlParseFailed))?;
+        let doc = next.run(ctx, query, variables).await.map_err(|e| with_code(e, Code::GraphqlParseFailed))?;
         // Counted over the whole document, fragments included.
         let t = count(&doc);
         if t.aliases > self.max_aliases {
             return Err(with_code(
-                ServerError::new(
-                    format!(
-                        "too many aliases: {} (at most {})",
-                        t.aliases, self.max_aliases
-                    ),
-                    None,
-                ),
+                ServerError::new(format!("too many aliases: {} (at most {})", t.aliases, self.max_aliases), None),
                 Code::GraphqlValidationFailed,
             ));
         }
         if t.directives > self.max_directives {
             return Err(with_code(
                 ServerError::new(
-                    format!(
-                        "too many directives: {} (at most {})",
-                        t.directives, self.max_directives
-                    ),
+                    format!("too many directives: {} (at most {})", t.directives, self.max_directives),
                     None,
                 ),
                 Code::GraphqlValidationFailed,
@@ -175,11 +156,9 @@ impl Extension for DocumentRulesExt {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errs| {
-            errs.into_iter()
-                .map(|e| with_code(e, Code::GraphqlValidationFailed))
-                .collect()
-        })
+        next.run(ctx)
+            .await
+            .map_err(|errs| errs.into_iter().map(|e| with_code(e, Code::GraphqlValidationFailed)).collect())
     }
 
     async fn execute(

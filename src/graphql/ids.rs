@@ -36,14 +36,8 @@ pub fn decode(id: &str) -> Option<(Kind, String)> {
     }
     let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(id).ok()?).ok()?;
     let (tag, key) = raw.split_once(':')?;
-    let kind = [
-        Kind::Client,
-        Kind::PartnerUser,
-        Kind::Partner,
-        Kind::AuditEvent,
-    ]
-    .into_iter()
-    .find(|k| k.tag() == tag)?;
+    let kind =
+        [Kind::Client, Kind::PartnerUser, Kind::Partner, Kind::AuditEvent].into_iter().find(|k| k.tag() == tag)?;
     Some((kind, key.to_owned()))
 }
 

@@ -20,10 +20,7 @@ pub fn build(limits: &Limits, env: Option<context::Env>, introspection: bool) ->
         .limit_complexity(limits.complexity)
         .limit_directives(limits.directives)
         .disable_suggestions()
-        .extension(errors::DocumentRules {
-            max_aliases: limits.aliases,
-            max_directives: limits.directives,
-        });
+        .extension(errors::DocumentRules { max_aliases: limits.aliases, max_directives: limits.directives });
     if !introspection {
         b = b.disable_introspection();
     }
@@ -35,6 +32,5 @@ pub fn build(limits: &Limits, env: Option<context::Env>, introspection: bool) ->
 
 /// The SDL that `export-schema` prints and `schema.graphql` holds.
 pub fn sdl() -> String {
-    build(&Limits::DEFAULT, None, true)
-        .sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_enum_items())
+    build(&Limits::DEFAULT, None, true).sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_enum_items())
 }

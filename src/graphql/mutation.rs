@@ -1,6 +1,6 @@
 //! The write side: each mutation is one service call and one transaction.
 
-use super::context::{env, principal};
+use super::context::{env, loaders, principal};
 use super::ids::{self, Kind};
 use super::types::*;
 use crate::service::assignments::{self, AssignInput};
@@ -9,22 +9,20 @@ use async_graphql::{Context, Object, Result};
 
 pub struct Mutation;
 
-fn payload(o: assignments::Outcome) -> AssignmentPayload {
-    AssignmentPayload {
+fn payload(ctx: &Context<'_>, o: assignments::Outcome) -> Result<AssignmentPayload> {
+    // The payload shows the client as it is now, not as cached earlier.
+    loaders(ctx)?.clear();
+    Ok(AssignmentPayload {
         client: Some(Client(o.client)),
         user_errors: o.errors.into_iter().map(Into::into).collect(),
-    }
+    })
 }
 
 #[Object]
 impl Mutation {
     /// Create a client profile (partner administrators). Sending the same
     /// input again returns the existing client with `created: false`.
-    async fn provision_client(
-        &self,
-        ctx: &Context<'_>,
-        input: ProvisionClientInput,
-    ) -> Result<ProvisionClientPayload> {
+    async fn provision_client(&self, ctx: &Context<'_>, input: ProvisionClientInput) -> Result<ProvisionClientPayload> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let input = ProvisionInput {
             client_id: input.client_id,
@@ -38,17 +36,11 @@ impl Mutation {
         Ok(match clients::provision(&env.db, p, &input).await? {
             ProvisionOutcome::Created(c) => {
                 env.metrics.clients_provisioned.inc();
-                ProvisionClientPayload {
-                    client: Some(Client(c)),
-                    created: true,
-                    user_errors: vec![],
-                }
+                ProvisionClientPayload { client: Some(Client(c)), created: true, user_errors: vec![] }
             }
-            ProvisionOutcome::Existing(c) => ProvisionClientPayload {
-                client: Some(Client(c)),
-                created: false,
-                user_errors: vec![],
-            },
+            ProvisionOutcome::Existing(c) => {
+                ProvisionClientPayload { client: Some(Client(c)), created: false, user_errors: vec![] }
+            }
             ProvisionOutcome::Rejected(errors) => ProvisionClientPayload {
                 client: None,
                 created: false,
@@ -65,11 +57,7 @@ impl Mutation {
         input: AssignPartnerUsersInput,
     ) -> Result<AssignmentPayload> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
-        let ids: Vec<_> = input
-            .user_ids
-            .iter()
-            .map(|id| ids::decode_uuid(id, Kind::PartnerUser))
-            .collect();
+        let ids: Vec<_> = input.user_ids.iter().map(|id| ids::decode_uuid(id, Kind::PartnerUser)).collect();
         let outcome = assignments::assign(
             &env.db,
             &env.metrics,
@@ -82,7 +70,7 @@ impl Mutation {
             env.limits.assign_ids,
         )
         .await?;
-        Ok(payload(outcome))
+        payload(ctx, outcome)
     }
 
     /// Remove a user from a client. Refused when it would leave a client that
@@ -94,29 +82,17 @@ impl Mutation {
     ) -> Result<AssignmentPayload> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let user = ids::decode_uuid(&input.user_id, Kind::PartnerUser);
-        Ok(payload(
-            assignments::unassign(&env.db, &env.metrics, p, &input.client_id, user).await?,
-        ))
+        let outcome = assignments::unassign(&env.db, &env.metrics, p, &input.client_id, user).await?;
+        payload(ctx, outcome)
     }
 
     /// Make an assigned user a support contact, or stop them being one.
-    async fn set_support_contact(
-        &self,
-        ctx: &Context<'_>,
-        input: SetSupportContactInput,
-    ) -> Result<AssignmentPayload> {
+    async fn set_support_contact(&self, ctx: &Context<'_>, input: SetSupportContactInput) -> Result<AssignmentPayload> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let user = ids::decode_uuid(&input.user_id, Kind::PartnerUser);
-        Ok(payload(
-            assignments::set_support_contact(
-                &env.db,
-                &env.metrics,
-                p,
-                &input.client_id,
-                user,
-                input.support_contact,
-            )
-            .await?,
-        ))
+        let outcome =
+            assignments::set_support_contact(&env.db, &env.metrics, p, &input.client_id, user, input.support_contact)
+                .await?;
+        payload(ctx, outcome)
     }
 }

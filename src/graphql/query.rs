@@ -11,7 +11,10 @@ pub struct Query;
 
 /// What provisioning does not do, and where each goes instead.
 pub const ESCALATION_BOUNDARIES: &[(&str, &str)] = &[
-    ("CUSTOMER_USER_ACCOUNTS", "Creating customer users and recovering customer passwords goes through AiDial's customer account workflow."),
+    (
+        "CUSTOMER_USER_ACCOUNTS",
+        "Creating customer users and recovering customer passwords goes through AiDial's customer account workflow.",
+    ),
     ("CALL_ROUTING", "Production call routing is configured by AiDial's runtime team."),
     ("PHONE_NUMBER_PROVISIONING", "Phone numbers are provisioned and registered through AiDial's telephony workflow."),
     ("BILLING_SETUP", "Billing configuration and billing-plan activation go through AiDial's billing workflow."),
@@ -19,9 +22,15 @@ pub const ESCALATION_BOUNDARIES: &[(&str, &str)] = &[
     ("DATA_IMPORT", "Importing client data (contacts, knowledge, history) goes through AiDial's data-import workflow."),
     ("RUNTIME_WIRING", "Connecting a client to runtime integrations is done by AiDial's runtime team."),
     ("DNS", "DNS changes for a client's domain go through AiDial's infrastructure workflow."),
-    ("PRODUCTION_CUTOVER", "Deploying an assistant to production and cutting over is an approved AiDial release workflow."),
+    (
+        "PRODUCTION_CUTOVER",
+        "Deploying an assistant to production and cutting over is an approved AiDial release workflow.",
+    ),
     ("CONTRACT_OR_LEGAL_ENTITY", "Customer contract and legal-entity changes go through AiDial's account management."),
-    ("TENANT_DELETION_OR_RESTORATION", "Deleting or restoring a tenant goes through AiDial's tenant lifecycle workflow."),
+    (
+        "TENANT_DELETION_OR_RESTORATION",
+        "Deleting or restoring a tenant goes through AiDial's tenant lifecycle workflow.",
+    ),
 ];
 
 #[Object]
@@ -34,7 +43,7 @@ impl Query {
     /// The viewer's clients: every client of the partner for administrators,
     /// assigned clients for partner users. Page with `first`/`after` or
     /// `last`/`before` (default 20, at most 100).
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(complexity = "crate::page::page_cost(first, last, child_complexity)")]
     async fn clients(
         &self,
         ctx: &Context<'_>,
@@ -48,18 +57,10 @@ impl Query {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let filter = ClientFilter::parse(filter)?;
         let order = ClientOrder::parse(order_by);
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
-        let page =
-            clients::list(&env.db, p, &filter, order, &args, env.limits.max_page_size).await?;
-        Ok(ClientConnection::new(
-            page.map(|c| (clients::cursor(order, &c), Client(c))),
-            Count::Clients(filter),
-        ))
+        let args = PageArgs { first, after, last, before };
+        let page = clients::list(&env.db, p, &filter, order, &args, env.limits.max_page_size).await?;
+        super::context::prime_assignments(ctx, &page.items).await?;
+        Ok(ClientConnection::new(page.map(|c| (clients::cursor(order, &c), Client(c))), Count::Clients(filter)))
     }
 
     /// One client by its clientId: `null` and NOT_FOUND when it does not
@@ -78,27 +79,19 @@ impl Query {
         let uuid = || uuid::Uuid::parse_str(&key).ok();
         Ok(match kind {
             Kind::Client => match uuid() {
-                Some(u) => clients::find_by_uuid(&env.db, p, u)
-                    .await?
-                    .map(|c| Node::Client(Client(c))),
+                Some(u) => clients::find_by_uuid(&env.db, p, u).await?.map(|c| Node::Client(Client(c))),
                 None => None,
             },
             Kind::PartnerUser => match uuid() {
-                Some(u) => users::find(&env.db, p, u)
-                    .await?
-                    .map(|u| Node::PartnerUser(PartnerUser(u))),
+                Some(u) => users::find(&env.db, p, u).await?.map(|u| Node::PartnerUser(PartnerUser(u))),
                 None => None,
             },
             Kind::Partner => match uuid() {
-                Some(u) if u == p.partner_id => Some(Node::Partner(Partner(
-                    users::own_partner(&env.db, p).await?,
-                ))),
+                Some(u) if u == p.partner_id => Some(Node::Partner(Partner(users::own_partner(&env.db, p).await?))),
                 _ => None,
             },
             Kind::AuditEvent => match key.parse::<i64>() {
-                Ok(n) => audit::find(&env.db, p, n)
-                    .await?
-                    .map(|e| Node::AuditEvent(AuditEvent(e))),
+                Ok(n) => audit::find(&env.db, p, n).await?.map(|e| Node::AuditEvent(AuditEvent(e))),
                 Err(_) => None,
             },
         })
@@ -108,10 +101,7 @@ impl Query {
     async fn escalation_boundaries(&self) -> Vec<EscalationBoundary> {
         ESCALATION_BOUNDARIES
             .iter()
-            .map(|(kind, description)| EscalationBoundary {
-                kind: (*kind).into(),
-                description: (*description).into(),
-            })
+            .map(|(kind, description)| EscalationBoundary { kind: (*kind).into(), description: (*description).into() })
             .collect()
     }
 }

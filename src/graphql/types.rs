@@ -100,8 +100,7 @@ impl From<domain::AuditAction> for AuditAction {
 }
 
 fn parse_stored<T: std::str::FromStr<Err = domain::Invalid>>(s: &str) -> Result<T, AppError> {
-    s.parse()
-        .map_err(|e: domain::Invalid| AppError::internal(anyhow::anyhow!("stored value: {e}")))
+    s.parse().map_err(|e: domain::Invalid| AppError::internal(anyhow::anyhow!("stored value: {e}")))
 }
 
 /// A partner organisation.
@@ -137,9 +136,7 @@ impl PartnerUser {
     async fn role(&self) -> Result<PartnerRole> {
         let role: domain::Role = parse_stored(&self.0.role)?;
         Ok(PolicyRole::from_role(role)
-            .ok_or_else(|| {
-                AppError::internal(anyhow::anyhow!("non-partner user in partner scope"))
-            })?
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("non-partner user in partner scope")))?
             .into())
     }
     /// Inactive users keep their history but cannot sign in or be assigned.
@@ -167,9 +164,7 @@ impl Viewer {
         Ok(PartnerUser(u))
     }
     async fn partner(&self, ctx: &Context<'_>) -> Result<Partner> {
-        Ok(Partner(
-            users::own_partner(&env(ctx)?.db, principal(ctx)?).await?,
-        ))
+        Ok(Partner(users::own_partner(&env(ctx)?.db, principal(ctx)?).await?))
     }
     async fn role(&self, ctx: &Context<'_>) -> Result<PartnerRole> {
         Ok(principal(ctx)?.role.into())
@@ -188,20 +183,11 @@ impl Viewer {
 pub struct Client(pub client::Model);
 
 fn page_args(first: Option<i32>, after: Option<String>) -> PageArgs {
-    PageArgs {
-        first,
-        after,
-        last: None,
-        before: None,
-    }
+    PageArgs { first, after, last: None, before: None }
 }
 
 fn search_term(search: Option<&str>) -> Result<Option<SearchTerm>, AppError> {
-    search
-        .map(SearchTerm::parse)
-        .transpose()
-        .map(Option::flatten)
-        .map_err(|e| AppError::BadUserInput(e.0))
+    search.map(SearchTerm::parse).transpose().map(Option::flatten).map_err(|e| AppError::BadUserInput(e.0))
 }
 
 #[Object]
@@ -233,15 +219,11 @@ impl Client {
     }
     /// Partner administrators only; `null` for partner users (no error).
     async fn contact_name(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
-        Ok(principal(ctx)?
-            .can(Capability::ViewContactDetails)
-            .then_some(self.0.contact_name.as_str()))
+        Ok(principal(ctx)?.can(Capability::ViewContactDetails).then_some(self.0.contact_name.as_str()))
     }
     /// Partner administrators only; `null` for partner users (no error).
     async fn business_email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
-        Ok(principal(ctx)?
-            .can(Capability::ViewContactDetails)
-            .then_some(self.0.business_email.as_str()))
+        Ok(principal(ctx)?.can(Capability::ViewContactDetails).then_some(self.0.business_email.as_str()))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -251,23 +233,17 @@ impl Client {
     }
     /// Partner users working on this client, oldest assignment first.
     async fn assignments(&self, ctx: &Context<'_>) -> Result<Vec<ClientAssignment>> {
-        let rows = loaders(ctx)?
-            .assignments
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default();
+        let rows = loaders(ctx)?.assignments.load_one(self.0.id).await?.unwrap_or_default();
         Ok(rows.into_iter().map(ClientAssignment).collect())
     }
     /// Active users of the partner not yet assigned to this client, by
     /// e-mail address. Partner administrators only: `null` and FORBIDDEN
     /// for partner users.
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(complexity = "crate::page::page_cost(first, None, child_complexity)")]
     async fn eligible_users(
         &self,
         ctx: &Context<'_>,
-        #[graphql(
-            desc = "Case-insensitive substring of the name or e-mail address, at most 100 characters."
-        )]
+        #[graphql(desc = "Case-insensitive substring of the name or e-mail address, at most 100 characters.")]
         search: Option<String>,
         first: Option<i32>,
         after: Option<String>,
@@ -285,15 +261,12 @@ impl Client {
         .await?;
         Ok(Some(PartnerUserConnection::new(
             page.map(|u| (users::eligible_cursor(&u), PartnerUser(u))),
-            Count::Eligible {
-                client_uuid: self.0.id,
-                search,
-            },
+            Count::Eligible { client_uuid: self.0.id, search },
         )))
     }
     /// What happened to this client, newest first. Partner administrators
     /// only: `null` and FORBIDDEN for partner users.
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(complexity = "crate::page::page_cost(first, None, child_complexity)")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
@@ -301,19 +274,11 @@ impl Client {
         after: Option<String>,
     ) -> Result<Option<AuditEventConnection>> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
-        let page = audit::list_for_client(
-            &env.db,
-            p,
-            self.0.id,
-            &page_args(first, after),
-            env.limits.max_page_size,
-        )
-        .await?;
+        let page =
+            audit::list_for_client(&env.db, p, self.0.id, &page_args(first, after), env.limits.max_page_size).await?;
         Ok(Some(AuditEventConnection::new(
             page.map(|e| (audit::cursor(&e), AuditEvent(e))),
-            Count::Audit {
-                client_uuid: self.0.id,
-            },
+            Count::Audit { client_uuid: self.0.id },
         )))
     }
 }
@@ -328,13 +293,9 @@ async fn load_user(ctx: &Context<'_>, id: Uuid) -> Result<Option<PartnerUser>> {
 #[Object]
 impl ClientAssignment {
     async fn user(&self, ctx: &Context<'_>) -> Result<PartnerUser> {
-        load_user(ctx, self.0.user_id).await?.ok_or_else(|| {
-            AppError::internal(anyhow::anyhow!(
-                "assigned user {} outside scope",
-                self.0.user_id
-            ))
-            .into()
-        })
+        load_user(ctx, self.0.user_id)
+            .await?
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("assigned user {} outside scope", self.0.user_id)).into())
     }
     /// The people AiDial support contacts about this client.
     async fn support_contact(&self) -> bool {
@@ -400,13 +361,8 @@ pub struct PageInfo {
 /// What `totalCount` counts, run only when the field is selected.
 pub enum Count {
     Clients(clients::Filter),
-    Eligible {
-        client_uuid: Uuid,
-        search: Option<SearchTerm>,
-    },
-    Audit {
-        client_uuid: Uuid,
-    },
+    Eligible { client_uuid: Uuid, search: Option<SearchTerm> },
+    Audit { client_uuid: Uuid },
 }
 
 impl Count {
@@ -414,13 +370,10 @@ impl Count {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let n = match self {
             Count::Clients(f) => clients::count(&env.db, p, f).await?,
-            Count::Eligible {
-                client_uuid,
-                search,
-            } => users::count_eligible(&env.db, p, *client_uuid, search.as_ref()).await?,
-            Count::Audit { client_uuid } => {
-                audit::count_for_client(&env.db, p, *client_uuid).await?
+            Count::Eligible { client_uuid, search } => {
+                users::count_eligible(&env.db, p, *client_uuid, search.as_ref()).await?
             }
+            Count::Audit { client_uuid } => audit::count_for_client(&env.db, p, *client_uuid).await?,
         };
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }
@@ -442,22 +395,14 @@ macro_rules! connection {
 
         impl $conn {
             pub fn new(page: Page<(String, $node)>, count: Count) -> Self {
-                let edges: Vec<$edge> = page
-                    .items
-                    .into_iter()
-                    .map(|(cursor, node)| $edge { cursor, node })
-                    .collect();
+                let edges: Vec<$edge> = page.items.into_iter().map(|(cursor, node)| $edge { cursor, node }).collect();
                 let page_info = PageInfo {
                     has_next_page: page.has_next_page,
                     has_previous_page: page.has_previous_page,
                     start_cursor: edges.first().map(|e| e.cursor.clone()),
                     end_cursor: edges.last().map(|e| e.cursor.clone()),
                 };
-                $conn {
-                    edges,
-                    page_info,
-                    count,
-                }
+                $conn { edges, page_info, count }
             }
         }
 
@@ -514,18 +459,11 @@ impl ClientFilter {
         let Some(f) = f else {
             return Ok(clients::Filter::default());
         };
-        let mut statuses: Vec<domain::ClientStatus> = f
-            .status
-            .unwrap_or_default()
-            .into_iter()
-            .map(Into::into)
-            .collect();
+        let mut statuses: Vec<domain::ClientStatus> =
+            f.status.unwrap_or_default().into_iter().map(Into::into).collect();
         statuses.sort();
         statuses.dedup();
-        Ok(clients::Filter {
-            search: search_term(f.search.as_deref())?,
-            statuses,
-        })
+        Ok(clients::Filter { search: search_term(f.search.as_deref())?, statuses })
     }
 }
 
@@ -538,10 +476,7 @@ pub struct ClientOrder {
 
 impl ClientOrder {
     pub fn parse(o: Option<ClientOrder>) -> clients::Order {
-        let o = o.unwrap_or(ClientOrder {
-            field: ClientOrderField::default(),
-            direction: OrderDirection::default(),
-        });
+        let o = o.unwrap_or(ClientOrder { field: ClientOrderField::default(), direction: OrderDirection::default() });
         clients::Order {
             field: match o.field {
                 ClientOrderField::BusinessName => clients::OrderField::BusinessName,

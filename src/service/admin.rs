@@ -7,25 +7,15 @@ use crate::domain::{AuditAction, BusinessEmail, ClientId, ClientStatus, PlainTex
 use anyhow::{anyhow, bail, Context, Result};
 use entity::{client, partner, user};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
 };
 use uuid::Uuid;
 
 /// A partner slug: the same shape as a client ID.
-pub async fn create_partner(
-    db: &impl ConnectionTrait,
-    slug: &str,
-    name: &str,
-) -> Result<partner::Model> {
+pub async fn create_partner(db: &impl ConnectionTrait, slug: &str, name: &str) -> Result<partner::Model> {
     let slug = ClientId::parse(slug).map_err(|e| anyhow!("--slug {e}"))?;
     let name = PlainText::parse(name).map_err(|e| anyhow!("--name {e}"))?;
-    if partner::Entity::find()
-        .filter(partner::Column::Slug.eq(slug.as_str()))
-        .one(db)
-        .await?
-        .is_some()
-    {
+    if partner::Entity::find().filter(partner::Column::Slug.eq(slug.as_str())).one(db).await?.is_some() {
         bail!("a partner with slug {slug} already exists");
     }
     let row = partner::ActiveModel {
@@ -54,25 +44,15 @@ pub async fn create_user(
     name: &str,
     role: &str,
 ) -> Result<user::Model> {
-    let role: Role = role
-        .parse()
-        .map_err(|e: crate::domain::Invalid| anyhow!("--role: {e}"))?;
-    let email = BusinessEmail::parse(email)
-        .map_err(|e| anyhow!("--email {e}"))?
-        .as_str()
-        .to_lowercase();
+    let role: Role = role.parse().map_err(|e: crate::domain::Invalid| anyhow!("--role: {e}"))?;
+    let email = BusinessEmail::parse(email).map_err(|e| anyhow!("--email {e}"))?.as_str().to_lowercase();
     let name = PlainText::parse(name).map_err(|e| anyhow!("--name {e}"))?;
     let partner_id = match (partner_slug, role.is_partner()) {
         (Some(slug), _) => Some(partner_by_slug(db, slug).await?.id),
         (None, true) => bail!("--partner is required for role {role}"),
         (None, false) => None,
     };
-    if user::Entity::find()
-        .filter(user::Column::Email.eq(&email))
-        .one(db)
-        .await?
-        .is_some()
-    {
+    if user::Entity::find().filter(user::Column::Email.eq(&email)).one(db).await?.is_some() {
         bail!("a user with e-mail {email} already exists");
     }
     let row = user::ActiveModel {
@@ -111,9 +91,7 @@ pub async fn set_client_status(
     client_id: &str,
     status: &str,
 ) -> Result<client::Model> {
-    let status: ClientStatus = status
-        .parse()
-        .map_err(|e: crate::domain::Invalid| anyhow!("--status: {e}"))?;
+    let status: ClientStatus = status.parse().map_err(|e: crate::domain::Invalid| anyhow!("--status: {e}"))?;
     let txn = begin_write(db).await?;
     let partner = partner_by_slug(&txn, partner_slug).await?;
     let c = client::Entity::find()
@@ -123,10 +101,7 @@ pub async fn set_client_status(
         .one(&txn)
         .await?
         .with_context(|| format!("no client {client_id:?} for partner {partner_slug:?}"))?;
-    let old: ClientStatus = c
-        .status
-        .parse()
-        .map_err(|e: crate::domain::Invalid| anyhow!("{e}"))?;
+    let old: ClientStatus = c.status.parse().map_err(|e: crate::domain::Invalid| anyhow!("{e}"))?;
     if old == status {
         return Ok(c);
     }
@@ -134,12 +109,8 @@ pub async fn set_client_status(
     am.status = Set(status.as_str().to_owned());
     am.updated_at = Set(super::now());
     let updated = client::Entity::update(am).exec(&txn).await?;
-    bump_count(&txn, partner.id, old, -1)
-        .await
-        .map_err(|e| anyhow!(e.detail()))?;
-    bump_count(&txn, partner.id, status, 1)
-        .await
-        .map_err(|e| anyhow!(e.detail()))?;
+    bump_count(&txn, partner.id, old, -1).await.map_err(|e| anyhow!(e.detail()))?;
+    bump_count(&txn, partner.id, status, 1).await.map_err(|e| anyhow!(e.detail()))?;
     audit::record(
         &txn,
         audit::Event {

@@ -16,8 +16,8 @@ use crate::metrics::Metrics;
 use crate::policy::{Capability, Principal};
 use entity::{client, client_assignment, user};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -59,11 +59,7 @@ pub struct AssignInput<'a> {
 }
 
 /// Begin the write transaction, check the capability and lock the client.
-async fn open(
-    db: &DatabaseConnection,
-    p: &Principal,
-    client_id: &str,
-) -> Result<(DatabaseTransaction, client::Model)> {
+async fn open(db: &DatabaseConnection, p: &Principal, client_id: &str) -> Result<(DatabaseTransaction, client::Model)> {
     p.require(Capability::ManageAssignments)?;
     let txn = begin_write(db).await?;
     let client = clients::lock(&txn, p, client_id).await?;
@@ -97,14 +93,7 @@ pub async fn assign(
     let (txn, client) = open(db, p, input.client_id).await?;
     let refuse = |errors: Vec<UserError>, client: client::Model| Ok(Outcome { client, errors });
     if input.user_ids.is_empty() {
-        return refuse(
-            vec![UserError::new(
-                &["userIds"],
-                UserErrorCode::Invalid,
-                "list at least one user",
-            )],
-            client,
-        );
+        return refuse(vec![UserError::new(&["userIds"], UserErrorCode::Invalid, "list at least one user")], client);
     }
     if input.user_ids.len() > max_ids {
         return refuse(
@@ -151,20 +140,15 @@ pub async fn assign(
         .map(|a| a.user_id)
         .collect();
     let mut seen = HashSet::new();
-    let new: Vec<Uuid> = wanted
-        .into_iter()
-        .filter(|id| !already.contains(id) && seen.insert(*id))
-        .collect();
+    let new: Vec<Uuid> = wanted.into_iter().filter(|id| !already.contains(id) && seen.insert(*id)).collect();
     if !new.is_empty() {
         let now = super::now();
-        client_assignment::Entity::insert_many(new.iter().map(|&user_id| {
-            client_assignment::ActiveModel {
-                client_uuid: Set(client.id),
-                user_id: Set(user_id),
-                support_contact: Set(input.support_contact),
-                assigned_by: Set(Some(p.user_id)),
-                assigned_at: Set(now),
-            }
+        client_assignment::Entity::insert_many(new.iter().map(|&user_id| client_assignment::ActiveModel {
+            client_uuid: Set(client.id),
+            user_id: Set(user_id),
+            support_contact: Set(input.support_contact),
+            assigned_by: Set(Some(p.user_id)),
+            assigned_at: Set(now),
         }))
         .exec_without_returning(&txn)
         .await?;
@@ -184,10 +168,7 @@ pub async fn assign(
     }
     txn.commit().await?;
     Metrics::count(&metrics.assignment_changes, "assigned", new.len() as u64);
-    Ok(Outcome {
-        client,
-        errors: vec![],
-    })
+    Ok(Outcome { client, errors: vec![] })
 }
 
 /// Would taking away `user`'s support-contact role leave a client that
@@ -218,11 +199,7 @@ fn support_required() -> UserError {
 }
 
 fn not_assigned() -> UserError {
-    UserError::new(
-        &["userId"],
-        UserErrorCode::NotAssigned,
-        "this user is not assigned to the client",
-    )
+    UserError::new(&["userId"], UserErrorCode::NotAssigned, "this user is not assigned to the client")
 }
 
 async fn assignment(
@@ -231,9 +208,7 @@ async fn assignment(
     user: UserRef,
 ) -> Result<Option<client_assignment::Model>> {
     let Some(user_id) = user else { return Ok(None) };
-    Ok(client_assignment::Entity::find_by_id((client.id, user_id))
-        .one(txn)
-        .await?)
+    Ok(client_assignment::Entity::find_by_id((client.id, user_id)).one(txn).await?)
 }
 
 pub async fn unassign(
@@ -245,37 +220,16 @@ pub async fn unassign(
 ) -> Result<Outcome> {
     let (txn, client) = open(db, p, client_id).await?;
     let Some(target) = assignment(&txn, &client, user).await? else {
-        return Ok(Outcome {
-            client,
-            errors: vec![not_assigned()],
-        });
+        return Ok(Outcome { client, errors: vec![not_assigned()] });
     };
     if breaks_support_rule(&txn, &client, &target).await? {
-        return Ok(Outcome {
-            client,
-            errors: vec![support_required()],
-        });
+        return Ok(Outcome { client, errors: vec![support_required()] });
     }
-    client_assignment::Entity::delete_by_id((client.id, target.user_id))
-        .exec(&txn)
-        .await?;
-    audit::record(
-        &txn,
-        event(
-            p,
-            &client,
-            target.user_id,
-            AuditAction::UserUnassigned,
-            serde_json::json!({}),
-        ),
-    )
-    .await?;
+    client_assignment::Entity::delete_by_id((client.id, target.user_id)).exec(&txn).await?;
+    audit::record(&txn, event(p, &client, target.user_id, AuditAction::UserUnassigned, serde_json::json!({}))).await?;
     txn.commit().await?;
     Metrics::count(&metrics.assignment_changes, "unassigned", 1);
-    Ok(Outcome {
-        client,
-        errors: vec![],
-    })
+    Ok(Outcome { client, errors: vec![] })
 }
 
 pub async fn set_support_contact(
@@ -288,23 +242,14 @@ pub async fn set_support_contact(
 ) -> Result<Outcome> {
     let (txn, client) = open(db, p, client_id).await?;
     let Some(target) = assignment(&txn, &client, user).await? else {
-        return Ok(Outcome {
-            client,
-            errors: vec![not_assigned()],
-        });
+        return Ok(Outcome { client, errors: vec![not_assigned()] });
     };
     if target.support_contact == support_contact {
         // Already so: nothing to write, no event.
-        return Ok(Outcome {
-            client,
-            errors: vec![],
-        });
+        return Ok(Outcome { client, errors: vec![] });
     }
     if !support_contact && breaks_support_rule(&txn, &client, &target).await? {
-        return Ok(Outcome {
-            client,
-            errors: vec![support_required()],
-        });
+        return Ok(Outcome { client, errors: vec![support_required()] });
     }
     let user_id = target.user_id;
     let mut am: client_assignment::ActiveModel = target.into();
@@ -315,15 +260,8 @@ pub async fn set_support_contact(
     } else {
         (AuditAction::SupportContactUnset, "support_contact_unset")
     };
-    audit::record(
-        &txn,
-        event(p, &client, user_id, action, serde_json::json!({})),
-    )
-    .await?;
+    audit::record(&txn, event(p, &client, user_id, action, serde_json::json!({}))).await?;
     txn.commit().await?;
     Metrics::count(&metrics.assignment_changes, kind, 1);
-    Ok(Outcome {
-        client,
-        errors: vec![],
-    })
+    Ok(Outcome { client, errors: vec![] })
 }

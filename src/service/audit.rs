@@ -68,11 +68,7 @@ pub async fn list_for_client(
     Ok(req.finish(req.apply(&ks, select).all(db).await?))
 }
 
-pub async fn count_for_client(
-    db: &impl ConnectionTrait,
-    p: &Principal,
-    client_uuid: Uuid,
-) -> Result<u64> {
+pub async fn count_for_client(db: &impl ConnectionTrait, p: &Principal, client_uuid: Uuid) -> Result<u64> {
     use sea_orm::PaginatorTrait;
     p.require(Capability::ViewAuditEvents)?;
     Ok(audit_event::Entity::find()
@@ -83,16 +79,9 @@ pub async fn count_for_client(
 }
 
 /// One event by id, for `node(id:)`: administrators of its partner only.
-pub async fn find(
-    db: &impl ConnectionTrait,
-    p: &Principal,
-    id: i64,
-) -> Result<Option<audit_event::Model>> {
+pub async fn find(db: &impl ConnectionTrait, p: &Principal, id: i64) -> Result<Option<audit_event::Model>> {
     if !p.can(Capability::ViewAuditEvents) {
         return Ok(None);
     }
-    Ok(audit_event::Entity::find_by_id(id)
-        .filter(audit_event::Column::PartnerId.eq(p.partner_id))
-        .one(db)
-        .await?)
+    Ok(audit_event::Entity::find_by_id(id).filter(audit_event::Column::PartnerId.eq(p.partner_id)).one(db).await?)
 }

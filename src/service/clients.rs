@@ -4,17 +4,16 @@
 use super::{audit, UserError, UserErrorCode};
 use crate::db::begin_write;
 use crate::domain::{
-    search_text, AuditAction, BusinessEmail, ClientId, ClientStatus, PlainText, SearchTerm,
-    Timezone, WebDomain,
+    search_text, AuditAction, BusinessEmail, ClientId, ClientStatus, PlainText, SearchTerm, Timezone, WebDomain,
 };
 use crate::error::{AppError, Result};
 use crate::page::{col, encode_cursor, KeyPart, Keyset, Page, PageArgs, PageRequest};
 use crate::policy::{Capability, Principal};
 use entity::{client, partner_client_count};
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Select, Value,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect, Select, Value,
 };
 use uuid::Uuid;
 
@@ -72,9 +71,9 @@ fn keyset(order: Order) -> Keyset {
     let dir = if order.descending { "DESC" } else { "ASC" };
     let to_value: fn(usize, &KeyPart) -> Option<Value> = match order.field {
         OrderField::CreatedAt => |i, p| match (i, p) {
-            (0, KeyPart::Text(t)) => chrono::DateTime::parse_from_rfc3339(t)
-                .ok()
-                .map(|d| Value::from(d.with_timezone(&chrono::Utc))),
+            (0, KeyPart::Text(t)) => {
+                chrono::DateTime::parse_from_rfc3339(t).ok().map(|d| Value::from(d.with_timezone(&chrono::Utc)))
+            }
             (1, KeyPart::Text(t)) => Uuid::parse_str(t).ok().map(Value::from),
             _ => None,
         },
@@ -96,14 +95,9 @@ pub fn cursor(order: Order, c: &client::Model) -> String {
     let key = match order.field {
         OrderField::BusinessName => c.sort_name.clone(),
         OrderField::ClientId => c.client_id.clone(),
-        OrderField::CreatedAt => c
-            .created_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        OrderField::CreatedAt => c.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
     };
-    encode_cursor(
-        &keyset(order).name,
-        vec![KeyPart::Text(key), KeyPart::Text(c.id.to_string())],
-    )
+    encode_cursor(&keyset(order).name, vec![KeyPart::Text(key), KeyPart::Text(c.id.to_string())])
 }
 
 pub async fn list(
@@ -125,18 +119,16 @@ pub async fn list(
 pub async fn count(db: &impl ConnectionTrait, p: &Principal, filter: &Filter) -> Result<u64> {
     if filter.search.is_none() && p.can(Capability::ViewContactDetails) {
         // Administrators' scope is exactly "own partner", which the counters cover.
-        let mut q = partner_client_count::Entity::find()
-            .filter(partner_client_count::Column::PartnerId.eq(p.partner_id));
+        let mut q =
+            partner_client_count::Entity::find().filter(partner_client_count::Column::PartnerId.eq(p.partner_id));
         if !filter.statuses.is_empty() {
-            q = q.filter(
-                partner_client_count::Column::Status
-                    .is_in(filter.statuses.iter().map(|s| s.as_str())),
-            );
+            q = q.filter(partner_client_count::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
         }
         let total: Option<i64> = q
             .select_only()
+            // SUM(bigint) is NUMERIC on PostgreSQL: cast it back.
             .column_as(
-                Expr::col(partner_client_count::Column::Count).sum(),
+                Expr::expr(Func::cast_as(Func::sum(Expr::col(partner_client_count::Column::Count)), "BIGINT")),
                 "total",
             )
             .into_tuple::<Option<i64>>()
@@ -148,47 +140,26 @@ pub async fn count(db: &impl ConnectionTrait, p: &Principal, filter: &Filter) ->
     Ok(filtered(p, filter).count(db).await?)
 }
 
-pub async fn find(
-    db: &impl ConnectionTrait,
-    p: &Principal,
-    client_id: &str,
-) -> Result<Option<client::Model>> {
+pub async fn find(db: &impl ConnectionTrait, p: &Principal, client_id: &str) -> Result<Option<client::Model>> {
     // A malformed id cannot exist: answer exactly as for an absent one.
     let Ok(id) = ClientId::parse(client_id) else {
         return Ok(None);
     };
-    Ok(scoped(p)
-        .filter(client::Column::ClientId.eq(id.as_str()))
-        .one(db)
-        .await?)
+    Ok(scoped(p).filter(client::Column::ClientId.eq(id.as_str())).one(db).await?)
 }
 
 /// [`find`], or NOT_FOUND: the same error for absent and out-of-scope.
-pub async fn get(
-    db: &impl ConnectionTrait,
-    p: &Principal,
-    client_id: &str,
-) -> Result<client::Model> {
-    find(db, p, client_id)
-        .await?
-        .ok_or(AppError::NotFound("client"))
+pub async fn get(db: &impl ConnectionTrait, p: &Principal, client_id: &str) -> Result<client::Model> {
+    find(db, p, client_id).await?.ok_or(AppError::NotFound("client"))
 }
 
-pub async fn find_by_uuid(
-    db: &impl ConnectionTrait,
-    p: &Principal,
-    id: Uuid,
-) -> Result<Option<client::Model>> {
+pub async fn find_by_uuid(db: &impl ConnectionTrait, p: &Principal, id: Uuid) -> Result<Option<client::Model>> {
     Ok(scoped(p).filter(client::Column::Id.eq(id)).one(db).await?)
 }
 
 /// Lock the client's row for the rest of the transaction (PostgreSQL
 /// `FOR UPDATE`; SQLite's IMMEDIATE transaction already holds the write lock).
-pub async fn lock(
-    txn: &impl ConnectionTrait,
-    p: &Principal,
-    client_id: &str,
-) -> Result<client::Model> {
+pub async fn lock(txn: &impl ConnectionTrait, p: &Principal, client_id: &str) -> Result<client::Model> {
     let Ok(id) = ClientId::parse(client_id) else {
         return Err(AppError::NotFound("client"));
     };
@@ -238,54 +209,24 @@ impl NewClient {
         let contact_name = PlainText::parse(&i.contact_name);
         let business_email = BusinessEmail::parse(&i.business_email);
         let timezone = Timezone::parse(&i.timezone);
-        check(
-            "clientId",
-            client_id.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
-        check(
-            "businessName",
-            business_name.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
-        check(
-            "webDomain",
-            web_domain.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
-        check(
-            "contactName",
-            contact_name.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
-        check(
-            "businessEmail",
-            business_email.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
-        check(
-            "timezone",
-            timezone.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
-        match (
-            client_id,
-            business_name,
-            web_domain,
-            contact_name,
-            business_email,
-            timezone,
-        ) {
-            (
-                Ok(client_id),
-                Ok(business_name),
-                Ok(web_domain),
-                Ok(contact_name),
-                Ok(business_email),
-                Ok(timezone),
-            ) => Ok(NewClient {
-                client_id,
-                business_name,
-                web_domain,
-                contact_name,
-                business_email,
-                timezone,
-                support_contact_required: i.support_contact_required,
-            }),
+        check("clientId", client_id.as_ref().map(|_| ()).map_err(Clone::clone));
+        check("businessName", business_name.as_ref().map(|_| ()).map_err(Clone::clone));
+        check("webDomain", web_domain.as_ref().map(|_| ()).map_err(Clone::clone));
+        check("contactName", contact_name.as_ref().map(|_| ()).map_err(Clone::clone));
+        check("businessEmail", business_email.as_ref().map(|_| ()).map_err(Clone::clone));
+        check("timezone", timezone.as_ref().map(|_| ()).map_err(Clone::clone));
+        match (client_id, business_name, web_domain, contact_name, business_email, timezone) {
+            (Ok(client_id), Ok(business_name), Ok(web_domain), Ok(contact_name), Ok(business_email), Ok(timezone)) => {
+                Ok(NewClient {
+                    client_id,
+                    business_name,
+                    web_domain,
+                    contact_name,
+                    business_email,
+                    timezone,
+                    support_contact_required: i.support_contact_required,
+                })
+            }
             _ => Err(errors),
         }
     }
@@ -311,10 +252,7 @@ impl NewClient {
                 self.business_name.as_str(),
                 self.web_domain.as_str(),
             ])),
-            search_contact: Set(search_text(&[
-                self.contact_name.as_str(),
-                self.business_email.as_str(),
-            ])),
+            search_contact: Set(search_text(&[self.contact_name.as_str(), self.business_email.as_str()])),
             client_id: Set(self.client_id.as_str().to_owned()),
             business_name: Set(self.business_name.as_str().to_owned()),
             web_domain: Set(self.web_domain.as_str().to_owned()),
@@ -362,11 +300,7 @@ pub enum ProvisionOutcome {
     Rejected(Vec<UserError>),
 }
 
-pub async fn provision(
-    db: &DatabaseConnection,
-    p: &Principal,
-    input: &ProvisionInput,
-) -> Result<ProvisionOutcome> {
+pub async fn provision(db: &DatabaseConnection, p: &Principal, input: &ProvisionInput) -> Result<ProvisionOutcome> {
     p.require(Capability::ProvisionClients)?;
     let new = match NewClient::parse(input) {
         Ok(n) => n,
@@ -389,18 +323,14 @@ pub async fn provision(
         txn.rollback().await?;
         let existing = find(db, p, new.client_id.as_str())
             .await?
-            .ok_or(AppError::internal(anyhow::anyhow!(
-                "client vanished after a conflicting insert"
-            )))?;
+            .ok_or(AppError::internal(anyhow::anyhow!("client vanished after a conflicting insert")))?;
         return Ok(same_or_taken(&new, existing));
     }
     bump_count(&txn, p.partner_id, ClientStatus::Provisioned, 1).await?;
     let created = client::Entity::find_by_id(id)
         .one(&txn)
         .await?
-        .ok_or(AppError::internal(anyhow::anyhow!(
-            "inserted client not found"
-        )))?;
+        .ok_or(AppError::internal(anyhow::anyhow!("inserted client not found")))?;
     audit::record(
         &txn,
         audit::Event {
@@ -430,31 +360,29 @@ fn same_or_taken(new: &NewClient, existing: client::Model) -> ProvisionOutcome {
 }
 
 /// Move a partner's per-status counter by `delta`, on the caller's transaction.
-pub async fn bump_count(
-    txn: &impl ConnectionTrait,
-    partner_id: Uuid,
-    status: ClientStatus,
-    delta: i64,
-) -> Result<()> {
+pub async fn bump_count(txn: &impl ConnectionTrait, partner_id: Uuid, status: ClientStatus, delta: i64) -> Result<()> {
+    let count = Expr::col((partner_client_count::Entity, partner_client_count::Column::Count)).add(delta);
+    if delta < 0 {
+        // A decrement always has a row to move (the client being moved was
+        // counted), and an upsert would check `count >= 0` on the proposed
+        // row before resolving the conflict.
+        partner_client_count::Entity::update_many()
+            .col_expr(partner_client_count::Column::Count, count)
+            .filter(partner_client_count::Column::PartnerId.eq(partner_id))
+            .filter(partner_client_count::Column::Status.eq(status.as_str()))
+            .exec(txn)
+            .await?;
+        return Ok(());
+    }
     partner_client_count::Entity::insert(partner_client_count::ActiveModel {
         partner_id: Set(partner_id),
         status: Set(status.as_str().to_owned()),
         count: Set(delta),
     })
     .on_conflict(
-        OnConflict::columns([
-            partner_client_count::Column::PartnerId,
-            partner_client_count::Column::Status,
-        ])
-        .value(
-            partner_client_count::Column::Count,
-            Expr::col((
-                partner_client_count::Entity,
-                partner_client_count::Column::Count,
-            ))
-            .add(delta),
-        )
-        .to_owned(),
+        OnConflict::columns([partner_client_count::Column::PartnerId, partner_client_count::Column::Status])
+            .value(partner_client_count::Column::Count, count)
+            .to_owned(),
     )
     .exec_without_returning(txn)
     .await?;

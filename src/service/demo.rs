@@ -5,9 +5,7 @@ use super::clients::{recount, row_for, ProvisionInput};
 use crate::domain::ClientStatus;
 use anyhow::{anyhow, Result};
 use entity::{client, client_assignment, partner, user};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 
 /// A demo account and the token line printed for it.
 pub struct DemoAccount {
@@ -16,30 +14,12 @@ pub struct DemoAccount {
 }
 
 pub const ACCOUNTS: &[DemoAccount] = &[
-    DemoAccount {
-        label: "Northwind admin (partner_admin)",
-        email: "ada@northwind.example",
-    },
-    DemoAccount {
-        label: "Northwind user (partner_user)",
-        email: "ben@northwind.example",
-    },
-    DemoAccount {
-        label: "Bluepeak admin (partner_admin)",
-        email: "cleo@bluepeak.example",
-    },
-    DemoAccount {
-        label: "Bluepeak user (partner_user)",
-        email: "dev@bluepeak.example",
-    },
-    DemoAccount {
-        label: "Customer admin (refused: FORBIDDEN)",
-        email: "owner@acme-dental.example",
-    },
-    DemoAccount {
-        label: "AiDial staff (refused: FORBIDDEN)",
-        email: "ops@aidial.example",
-    },
+    DemoAccount { label: "Northwind admin (partner_admin)", email: "ada@northwind.example" },
+    DemoAccount { label: "Northwind user (partner_user)", email: "ben@northwind.example" },
+    DemoAccount { label: "Bluepeak admin (partner_admin)", email: "cleo@bluepeak.example" },
+    DemoAccount { label: "Bluepeak user (partner_user)", email: "dev@bluepeak.example" },
+    DemoAccount { label: "Customer admin (refused: FORBIDDEN)", email: "owner@acme-dental.example" },
+    DemoAccount { label: "AiDial staff (refused: FORBIDDEN)", email: "ops@aidial.example" },
 ];
 
 const PREFIXES: &[&str] = &[
@@ -83,14 +63,10 @@ const TRADES: &[(&str, &str)] = &[
     ("HVAC", "hvac"),
     ("Insurance", "insurance"),
 ];
-const FIRST: &[&str] = &[
-    "Maria", "James", "Aisha", "Chen", "Lukas", "Sofia", "Omar", "Priya", "Tom", "Elena", "Kenji",
-    "Zoë",
-];
-const LAST: &[&str] = &[
-    "García", "Smith", "Khan", "Li", "Müller", "Rossi", "Haddad", "Patel", "Jones", "Novak",
-    "Sato", "Dubois",
-];
+const FIRST: &[&str] =
+    &["Maria", "James", "Aisha", "Chen", "Lukas", "Sofia", "Omar", "Priya", "Tom", "Elena", "Kenji", "Zoë"];
+const LAST: &[&str] =
+    &["García", "Smith", "Khan", "Li", "Müller", "Rossi", "Haddad", "Patel", "Jones", "Novak", "Sato", "Dubois"];
 const ZONES: &[&str] = &[
     "America/New_York",
     "America/Chicago",
@@ -102,28 +78,13 @@ const ZONES: &[&str] = &[
 
 /// Seed the demo data unless it is already there. Returns whether it seeded.
 pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
-    if partner::Entity::find()
-        .filter(partner::Column::Slug.eq("northwind"))
-        .one(db)
-        .await?
-        .is_some()
-    {
+    if partner::Entity::find().filter(partner::Column::Slug.eq("northwind")).one(db).await?.is_some() {
         return Ok(false);
     }
     let txn = db.begin().await?;
     let orgs = [
-        (
-            "northwind",
-            "Northwind Agency",
-            180usize,
-            &["ada", "ben", "bo", "ines"][..],
-        ),
-        (
-            "bluepeak",
-            "Bluepeak Partners",
-            120,
-            &["cleo", "dev", "finn"][..],
-        ),
+        ("northwind", "Northwind Agency", 180usize, &["ada", "ben", "bo", "ines"][..]),
+        ("bluepeak", "Bluepeak Partners", 120, &["cleo", "dev", "finn"][..]),
     ];
     let mut serial = 0u64;
     for (slug, name, n_clients, people) in orgs {
@@ -131,11 +92,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
         let domain = format!("{slug}.example");
         let mut staff: Vec<user::Model> = Vec::new();
         for (i, handle) in people.iter().enumerate() {
-            let role = if i == 0 {
-                "partner_admin"
-            } else {
-                "partner_user"
-            };
+            let role = if i == 0 { "partner_admin" } else { "partner_user" };
             let display = format!("{}{}", handle[..1].to_uppercase(), &handle[1..]);
             let u = admin::create_user(
                 &txn,
@@ -165,21 +122,15 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
             let input = ProvisionInput {
                 client_id,
                 business_name,
-                web_domain: if i % 23 == 0 {
-                    format!("{}-bücher.de", base)
-                } else {
-                    format!("{base}{i}.com")
-                },
+                web_domain: if i % 23 == 0 { format!("{}-bücher.de", base) } else { format!("{base}{i}.com") },
                 contact_name: format!("{first} {last}"),
                 business_email: format!("{}.{}@{base}{i}.com", first.to_lowercase(), i),
                 timezone: ZONES[i % ZONES.len()].to_owned(),
                 support_contact_required: i % 10 != 0,
             };
             let status = ClientStatus::ALL[i % ClientStatus::ALL.len()];
-            let created =
-                crate::service::now() - chrono::Duration::hours((n_clients - i) as i64 * 7);
-            let row = row_for(org.id, &input, status, created)
-                .map_err(|e| anyhow!("demo row invalid: {e:?}"))?;
+            let created = crate::service::now() - chrono::Duration::hours((n_clients - i) as i64 * 7);
+            let row = row_for(org.id, &input, status, created).map_err(|e| anyhow!("demo row invalid: {e:?}"))?;
             let client_uuid = row.id.clone().unwrap();
             // 1-3 assignees, the first of them the support contact.
             for k in 0..(1 + i % 3).min(active.len()) {
@@ -195,32 +146,14 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
             rows.push(row);
         }
         for chunk in rows.chunks(100) {
-            client::Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(&txn)
-                .await?;
+            client::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
         }
         for chunk in assignments.chunks(100) {
-            client_assignment::Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(&txn)
-                .await?;
+            client_assignment::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
         }
     }
-    admin::create_user(
-        &txn,
-        None,
-        "owner@acme-dental.example",
-        "Olive Owner",
-        "customer_admin",
-    )
-    .await?;
-    admin::create_user(
-        &txn,
-        None,
-        "ops@aidial.example",
-        "Oscar Ops",
-        "aidial_staff",
-    )
-    .await?;
+    admin::create_user(&txn, None, "owner@acme-dental.example", "Olive Owner", "customer_admin").await?;
+    admin::create_user(&txn, None, "ops@aidial.example", "Oscar Ops", "aidial_staff").await?;
     recount(&txn).await.map_err(|e| anyhow!(e.detail()))?;
     txn.commit().await?;
     Ok(true)

@@ -33,10 +33,7 @@ pub struct UserError {
 impl UserError {
     pub fn new(field: &[&str], code: UserErrorCode, message: impl Into<String>) -> Self {
         UserError {
-            field: std::iter::once("input")
-                .chain(field.iter().copied())
-                .map(str::to_owned)
-                .collect(),
+            field: std::iter::once("input").chain(field.iter().copied()).map(str::to_owned).collect(),
             message: message.into(),
             code,
         }

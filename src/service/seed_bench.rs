@@ -11,9 +11,7 @@ use super::clients::{recount, row_for, ProvisionInput};
 use crate::domain::ClientStatus;
 use anyhow::{anyhow, bail, Result};
 use entity::{client, client_assignment, partner, user};
-use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, TransactionTrait};
 use uuid::Uuid;
 
 pub struct Report {
@@ -58,9 +56,8 @@ const PREFIXES: &[&str] = &[
     "Orchard",
 ];
 const CITIES: &[&str] = &[
-    "Austin", "Boston", "Denver", "Portland", "Phoenix", "Atlanta", "Seattle", "Chicago", "Miami",
-    "Dallas", "Tampa", "Omaha", "Tulsa", "Fresno", "Mesa", "Reno", "Boise", "Albany", "Dayton",
-    "Akron",
+    "Austin", "Boston", "Denver", "Portland", "Phoenix", "Atlanta", "Seattle", "Chicago", "Miami", "Dallas", "Tampa",
+    "Omaha", "Tulsa", "Fresno", "Mesa", "Reno", "Boise", "Albany", "Dayton", "Akron",
 ];
 /// 30 trades; exactly one contains "dent".
 const TRADES: &[(&str, &str)] = &[
@@ -95,21 +92,12 @@ const TRADES: &[(&str, &str)] = &[
     ("Photography", "photo"),
     ("Florist", "florist"),
 ];
-const FIRST: &[&str] = &[
-    "Maria", "James", "Aisha", "Chen", "Lukas", "Sofia", "Omar", "Priya", "Tom", "Elena", "Kenji",
-    "Zoe",
-];
-const LAST: &[&str] = &[
-    "Garcia", "Smith", "Khan", "Li", "Muller", "Rossi", "Haddad", "Patel", "Jones", "Novak",
-    "Sato", "Dubois",
-];
-const ZONES: &[&str] = &[
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Los_Angeles",
-    "Europe/London",
-];
+const FIRST: &[&str] =
+    &["Maria", "James", "Aisha", "Chen", "Lukas", "Sofia", "Omar", "Priya", "Tom", "Elena", "Kenji", "Zoe"];
+const LAST: &[&str] =
+    &["Garcia", "Smith", "Khan", "Li", "Muller", "Rossi", "Haddad", "Patel", "Jones", "Novak", "Sato", "Dubois"];
+const ZONES: &[&str] =
+    &["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "Europe/London"];
 
 /// splitmix64: a tiny deterministic generator, so every run makes the same data.
 struct Rng(u64);
@@ -125,10 +113,8 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
     fn uuid(&mut self) -> Uuid {
-        uuid::Builder::from_random_bytes(
-            ((u128::from(self.next()) << 64) | u128::from(self.next())).to_be_bytes(),
-        )
-        .into_uuid()
+        uuid::Builder::from_random_bytes(((u128::from(self.next()) << 64) | u128::from(self.next())).to_be_bytes())
+            .into_uuid()
     }
 }
 
@@ -147,11 +133,7 @@ pub async fn seed(db: &DatabaseConnection, n_clients: u64) -> Result<Report> {
     let mut user_rows = Vec::new();
     for p in 0..PARTNERS {
         let id = rng.uuid();
-        let slug = if p == 0 {
-            "bench-big".to_owned()
-        } else {
-            format!("bench-{p:02}")
-        };
+        let slug = if p == 0 { "bench-big".to_owned() } else { format!("bench-{p:02}") };
         partner::Entity::insert(partner::ActiveModel {
             id: Set(id),
             slug: Set(slug.clone()),
@@ -168,17 +150,8 @@ pub async fn seed(db: &DatabaseConnection, n_clients: u64) -> Result<Report> {
                 id: Set(uid),
                 partner_id: Set(Some(id)),
                 email: Set(format!("user{u:02}@{slug}.example")),
-                display_name: Set(format!(
-                    "{} {}",
-                    FIRST[u % FIRST.len()],
-                    LAST[(u + p as usize) % LAST.len()]
-                )),
-                role: Set(if u < 2 {
-                    "partner_admin"
-                } else {
-                    "partner_user"
-                }
-                .to_owned()),
+                display_name: Set(format!("{} {}", FIRST[u % FIRST.len()], LAST[(u + p as usize) % LAST.len()])),
+                role: Set(if u < 2 { "partner_admin" } else { "partner_user" }.to_owned()),
                 active: Set(u != USERS_PER_PARTNER - 1),
                 created_at: Set(now),
             });
@@ -187,9 +160,7 @@ pub async fn seed(db: &DatabaseConnection, n_clients: u64) -> Result<Report> {
         users.push(ids);
     }
     for chunk in user_rows.chunks(BATCH / 10) {
-        user::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
+        user::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
     }
     txn.commit().await?;
 
@@ -198,16 +169,8 @@ pub async fn seed(db: &DatabaseConnection, n_clients: u64) -> Result<Report> {
     let mut clients = Vec::with_capacity(BATCH);
     let mut assignments = Vec::with_capacity(BATCH * 3);
     for i in 0..n_clients {
-        let p = if i < big {
-            0
-        } else {
-            1 + ((i - big) % (PARTNERS - 1)) as usize
-        };
-        let seq = if i < big {
-            i
-        } else {
-            (i - big) / (PARTNERS - 1)
-        };
+        let p = if i < big { 0 } else { 1 + ((i - big) % (PARTNERS - 1)) as usize };
+        let seq = if i < big { i } else { (i - big) / (PARTNERS - 1) };
         let _ = rest;
         let prefix = PREFIXES[rng.below(PREFIXES.len())];
         let city = CITIES[rng.below(CITIES.len())];
@@ -230,8 +193,8 @@ pub async fn seed(db: &DatabaseConnection, n_clients: u64) -> Result<Report> {
         };
         let status = ClientStatus::ALL[rng.below(ClientStatus::ALL.len())];
         let created = now - chrono::Duration::seconds((n_clients - i) as i64);
-        let mut row = row_for(partners[p].0, &input, status, created)
-            .map_err(|e| anyhow!("bench row invalid: {e:?}"))?;
+        let mut row =
+            row_for(partners[p].0, &input, status, created).map_err(|e| anyhow!("bench row invalid: {e:?}"))?;
         let cid = rng.uuid();
         row.id = Set(cid);
         let team = &users[p];
@@ -256,10 +219,7 @@ pub async fn seed(db: &DatabaseConnection, n_clients: u64) -> Result<Report> {
     if db.get_database_backend() == sea_orm::DbBackend::Postgres {
         db.execute_unprepared("ANALYZE").await?;
     }
-    Ok(Report {
-        big_partner_slug: partners[0].1.clone(),
-        admin_email: "user00@bench-big.example".into(),
-    })
+    Ok(Report { big_partner_slug: partners[0].1.clone(), admin_email: "user00@bench-big.example".into() })
 }
 
 async fn flush(
@@ -271,13 +231,9 @@ async fn flush(
         return Ok(());
     }
     let txn = db.begin().await?;
-    client::Entity::insert_many(std::mem::take(clients))
-        .exec_without_returning(&txn)
-        .await?;
+    client::Entity::insert_many(std::mem::take(clients)).exec_without_returning(&txn).await?;
     for chunk in std::mem::take(assignments).chunks(BATCH * 2) {
-        client_assignment::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
+        client_assignment::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
     }
     txn.commit().await?;
     Ok(())

@@ -6,10 +6,7 @@ use crate::page::{col, encode_cursor, KeyPart, Keyset, Page, PageArgs, PageReque
 use crate::policy::{Capability, Principal};
 use entity::{client_assignment, partner, user};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Select,
-    Value,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Select, Value};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -20,20 +17,12 @@ pub fn scoped(p: &Principal) -> Select<user::Entity> {
         .filter(user::Column::Role.is_in([Role::PartnerAdmin.as_str(), Role::PartnerUser.as_str()]))
 }
 
-pub async fn find(
-    db: &impl ConnectionTrait,
-    p: &Principal,
-    id: Uuid,
-) -> Result<Option<user::Model>> {
+pub async fn find(db: &impl ConnectionTrait, p: &Principal, id: Uuid) -> Result<Option<user::Model>> {
     Ok(scoped(p).filter(user::Column::Id.eq(id)).one(db).await?)
 }
 
 /// Many users at once (the DataLoader's batch).
-pub async fn find_many(
-    db: &impl ConnectionTrait,
-    p: &Principal,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, user::Model>> {
+pub async fn find_many(db: &impl ConnectionTrait, p: &Principal, ids: &[Uuid]) -> Result<HashMap<Uuid, user::Model>> {
     Ok(scoped(p)
         .filter(user::Column::Id.is_in(ids.iter().copied()))
         .all(db)
@@ -44,9 +33,7 @@ pub async fn find_many(
 }
 
 pub async fn me(db: &impl ConnectionTrait, p: &Principal) -> Result<(user::Model, partner::Model)> {
-    let u = find(db, p, p.user_id)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
+    let u = find(db, p, p.user_id).await?.ok_or(AppError::Unauthenticated)?;
     let org = own_partner(db, p).await?;
     Ok((u, org))
 }
@@ -110,11 +97,7 @@ pub async fn list_eligible(
     p.require(Capability::ViewEligibleUsers)?;
     let ks = keyset();
     let req = PageRequest::parse(args, max, crate::config::Limits::DEFAULT_PAGE_SIZE, &ks)?;
-    Ok(req.finish(
-        req.apply(&ks, eligible(p, client_uuid, search))
-            .all(db)
-            .await?,
-    ))
+    Ok(req.finish(req.apply(&ks, eligible(p, client_uuid, search)).all(db).await?))
 }
 
 pub async fn count_eligible(

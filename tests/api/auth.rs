@@ -6,7 +6,8 @@ use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-const VIEWER: &str = "{ viewer { role user { email } permissions { canProvisionClients canManageAssignments canViewContactDetails } } }";
+const VIEWER: &str =
+    "{ viewer { role user { email } permissions { canProvisionClients canManageAssignments canViewContactDetails } } }";
 const PROVISION: &str = "mutation($i: ProvisionClientInput!) { provisionClient(input: $i) { created } }";
 
 fn now() -> i64 {
@@ -24,7 +25,8 @@ async fn assert_401(app: &TestApp, token: Option<&str>, why: &str) {
     assert_eq!(r.codes(), vec!["UNAUTHENTICATED"], "{why}");
     assert_eq!(r.body["data"], Value::Null, "{why}");
     assert_eq!(
-        r.errors()[0]["message"], "authentication required: send a valid bearer token",
+        r.errors()[0]["message"],
+        "authentication required: send a valid bearer token",
         "{why}: every refusal has the same message"
     );
 }
@@ -36,7 +38,10 @@ async fn bad_tokens_are_all_the_same_401(app: TestApp) {
     let good = json!({ "sub": sub, "exp": now() + 600 });
 
     // Sanity: a well-formed token works.
-    assert_eq!(app.gql(&hs256(good.clone(), TEST_SECRET), VIEWER, json!({})).await.ok()["viewer"]["role"], "PARTNER_ADMIN");
+    assert_eq!(
+        app.gql(&hs256(good.clone(), TEST_SECRET), VIEWER, json!({})).await.ok()["viewer"]["role"],
+        "PARTNER_ADMIN"
+    );
 
     assert_401(&app, None, "missing").await;
     assert_401(&app, Some("not-a-jwt"), "malformed").await;
@@ -44,11 +49,28 @@ async fn bad_tokens_are_all_the_same_401(app: TestApp) {
     assert_401(&app, Some(&hs256(good.clone(), "another-secret-another-secret-0123456")), "forged").await;
     assert_401(&app, Some(&hs256(json!({ "sub": sub, "exp": now() - 120 }), TEST_SECRET)), "expired").await;
     assert_401(&app, Some(&hs256(json!({ "sub": sub }), TEST_SECRET)), "missing exp").await;
-    assert_401(&app, Some(&hs256(json!({ "sub": sub, "exp": (now() + 600).to_string() }), TEST_SECRET)), "string exp").await;
-    assert_401(&app, Some(&hs256(json!({ "sub": sub, "exp": now() + 600, "nbf": now() + 300 }), TEST_SECRET)), "future nbf").await;
-    assert_401(&app, Some(&hs256(json!({ "sub": sub, "exp": now() + 600, "scope": 7 }), TEST_SECRET)), "mistyped scope").await;
-    assert_401(&app, Some(&hs256(json!({ "sub": Uuid::new_v4().to_string(), "exp": now() + 600 }), TEST_SECRET)), "unknown user").await;
-    assert_401(&app, Some(&hs256(json!({ "sub": "not-a-uuid", "exp": now() + 600 }), TEST_SECRET)), "non-uuid sub").await;
+    assert_401(&app, Some(&hs256(json!({ "sub": sub, "exp": (now() + 600).to_string() }), TEST_SECRET)), "string exp")
+        .await;
+    assert_401(
+        &app,
+        Some(&hs256(json!({ "sub": sub, "exp": now() + 600, "nbf": now() + 300 }), TEST_SECRET)),
+        "future nbf",
+    )
+    .await;
+    assert_401(
+        &app,
+        Some(&hs256(json!({ "sub": sub, "exp": now() + 600, "scope": 7 }), TEST_SECRET)),
+        "mistyped scope",
+    )
+    .await;
+    assert_401(
+        &app,
+        Some(&hs256(json!({ "sub": Uuid::new_v4().to_string(), "exp": now() + 600 }), TEST_SECRET)),
+        "unknown user",
+    )
+    .await;
+    assert_401(&app, Some(&hs256(json!({ "sub": "not-a-uuid", "exp": now() + 600 }), TEST_SECRET)), "non-uuid sub")
+        .await;
 
     // alg: none, unsigned.
     use base64::Engine;
@@ -56,11 +78,14 @@ async fn bad_tokens_are_all_the_same_401(app: TestApp) {
     let none = format!("{}.{}.", b64(&json!({ "alg": "none", "typ": "JWT" })), b64(&good));
     assert_401(&app, Some(&none), "alg none").await;
     // The right key under another HMAC algorithm: the algorithm is pinned.
-    let hs512 = encode(&Header::new(Algorithm::HS512), &good, &EncodingKey::from_secret(TEST_SECRET.as_bytes())).unwrap();
+    let hs512 =
+        encode(&Header::new(Algorithm::HS512), &good, &EncodingKey::from_secret(TEST_SECRET.as_bytes())).unwrap();
     assert_401(&app, Some(&hs512), "algorithm swap").await;
 
     // Within the 30 s leeway, expired and not-yet-valid tokens still work.
-    let r = app.gql(&hs256(json!({ "sub": sub, "exp": now() - 10, "nbf": now() + 10 }), TEST_SECRET), VIEWER, json!({})).await;
+    let r = app
+        .gql(&hs256(json!({ "sub": sub, "exp": now() - 10, "nbf": now() + 10 }), TEST_SECRET), VIEWER, json!({}))
+        .await;
     assert_eq!(r.ok()["viewer"]["role"], "PARTNER_ADMIN");
 
     // Every 401 names the scheme.
@@ -76,7 +101,12 @@ async fn refused_accounts_are_forbidden_before_any_resolver(app: TestApp) {
     let ghost = app.member_of(&p, "ghost").await;
     partner_clients::service::admin::deactivate_user(&app.db, &ghost.email).await.unwrap();
 
-    for (who, u) in [("customer_admin", &customer), ("customer_user", &customer_user), ("aidial_staff", &staff), ("inactive", &ghost)] {
+    for (who, u) in [
+        ("customer_admin", &customer),
+        ("customer_user", &customer_user),
+        ("aidial_staff", &staff),
+        ("inactive", &ghost),
+    ] {
         let before = app.statements().await;
         let r = app.gql(&u.token, "{ clients { totalCount nodes { clientId } } }", json!({})).await;
         let after = app.statements().await;

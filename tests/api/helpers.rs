@@ -88,7 +88,8 @@ impl Drop for DbGuard {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async {
                     if let Ok(db) = sea_orm::Database::connect(&admin_url).await {
-                        let _ = db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                        let _ =
+                            db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
                         let _ = db.close().await;
                     }
                 });
@@ -117,6 +118,11 @@ fn with_db_name(url: &str, name: &str) -> String {
 }
 
 pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
+    // Server logs go to the test's captured output (shown on failure).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
     let (url, guard) = match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();

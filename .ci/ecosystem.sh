@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The frontend-facing checks, run by CI with the built server binary:
+#   codegen    docs/operations/*.graphql validate against schema.graphql and
+#              generate TypeScript types (codegen/)
+#   typecheck  the generated types compile under tsc --strict
+#   e2e        GraphiQL, served offline by the demo server, runs the Viewer
+#              query with the admin token pasted into its Headers editor
+# Usage: bash .ci/ecosystem.sh PATH/TO/partner-clients   (from the repo root)
+# Ends with "ecosystem: N passed, M failed" and exits non-zero on any failure.
+set -euo pipefail
+
+if [[ $# -ne 1 ]]; then
+  echo "usage: $0 PATH/TO/partner-clients" >&2
+  exit 2
+fi
+binary=$(realpath "$1")
+[[ -x $binary ]] || { echo "ecosystem: $1 is not an executable" >&2; exit 2; }
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+passed=0
+failed=0
+failures=()
+server_pid=
+tmp=$(mktemp -d)
+
+cleanup() {
+  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+log() { echo "ecosystem: $*"; }
+
+# check NAME COMMAND...: run one counted check, record the result, go on.
+check() {
+  local name=$1 start=$SECONDS
+  shift
+  log "--- $name"
+  if "$@"; then
+    passed=$((passed + 1))
+    log "PASS $name ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    log "FAIL $name ($((SECONDS - start)) s)"
+  fi
+}
+
+# --- setup (not counted; a failure here fails the checks that need it) ---
+
+if [[ ! -x /usr/bin/chromium ]]; then
+  log "installing chromium (Debian package)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+log "$(/usr/bin/chromium --version 2>/dev/null || echo 'chromium: not installed')"
+log "node $(node --version), npm $(npm --version)"
+
+deps_ok=true
+start=$SECONDS
+if ! (cd codegen && npm ci --no-audit --no-fund --loglevel=error); then
+  log "npm ci in codegen/ failed"
+  deps_ok=false
+fi
+log "npm ci: $((SECONDS - start)) s"
+
+# --- checks ---
+
+run_codegen() { $deps_ok && (cd codegen && npm run --silent codegen); }
+run_typecheck() { $deps_ok && [[ -f codegen/generated/operations.ts ]] && (cd codegen && npm run --silent typecheck); }
+
+# Start the demo server (temp SQLite db, offline GraphiQL assets) on a free
+# port, take the Northwind admin's token from its banner, run the browser test.
+run_e2e() {
+  $deps_ok || return 1
+  local assets=$tmp/graphiql-assets port token i
+  scripts/fetch-graphiql-assets.sh "$assets" || return 1
+
+  port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
+  DATABASE_URL="sqlite://$tmp/ecosystem.db?mode=rwc" \
+    "$binary" serve --demo --bind "127.0.0.1:$port" --graphiql-assets "$assets" \
+    >"$tmp/server.out" 2>"$tmp/server.err" &
+  server_pid=$!
+
+  for i in $(seq 1 60); do
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      log "the server exited early:"; tail -n 20 "$tmp/server.err" >&2; return 1
+    fi
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break
+    sleep 0.5
+  done
+  # The banner: "# Northwind admin (partner_admin) <ada@...>", then
+  # {"Authorization": "Bearer <token>"} on the next line.
+  token=$(awk '/partner_admin\) <ada@northwind.example>/ { getline; print; exit }' "$tmp/server.out" |
+    sed -nE 's/.*"Bearer ([^"]+)".*/\1/p')
+  if [[ -z $token ]]; then
+    log "no admin token in the demo banner:"; cat "$tmp/server.out" >&2; return 1
+  fi
+
+  local status=0
+  GRAPHIQL_URL="http://127.0.0.1:$port/graphql" E2E_TOKEN=$token \
+    E2E_SCREENSHOT=${E2E_SCREENSHOT:-$root/.ci/artifacts/graphiql.png} \
+    node e2e/graphiql.mjs || status=$?
+  if [[ $status -ne 0 ]]; then
+    log "server log (last 20 lines):"; tail -n 20 "$tmp/server.err" >&2
+  fi
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=
+  return "$status"
+}
+
+total_start=$SECONDS
+check codegen run_codegen
+check typecheck run_typecheck
+check e2e run_e2e
+
+log "total $((SECONDS - total_start)) s after npm ci"
+if ((failed > 0)); then
+  log "failed: ${failures[*]}"
+fi
+echo "ecosystem: $passed passed, $failed failed"
+((failed == 0))

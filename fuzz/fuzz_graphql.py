@@ -1,0 +1,1071 @@
+#!/usr/bin/env python3
+"""Property-based fuzzing of the partner-clients GraphQL API from schema.graphql.
+
+Operations are generated from the checked-in SDL with hypothesis-graphql and sent
+to a running server (POST /graphql, JSON) with a partner administrator's token
+and with a partner user's token. Every response must satisfy:
+
+  * the HTTP status is not 5xx, and the request neither hangs nor drops the
+    connection;
+  * the body is JSON (a JSON content type and a JSON object);
+  * every entry of `errors` has a non-empty string `extensions.code`;
+  * no error has the code INTERNAL.
+
+Properties (one Hypothesis test each; the closing line counts them):
+
+  ROLE:query:FIELD          valid queries of one root field       (5 fields)
+  ROLE:mutation:FIELD       valid mutations of one root field     (4 fields)
+  ROLE:mutation:provisionClient+shaped
+                            provisionClient with field-shaped inputs (near-valid
+                            client ids, e-mails, IDN domains, time zones), so
+                            the success and idempotent-retry paths run too
+  ROLE:query:invalid        queries with one schema violation (Mode.NEGATIVE)
+  ROLE:mutation:invalid     mutations with one schema violation
+
+for ROLE in admin and user. Valid operations use argument literals or, for a
+drawn subset of arguments, variables (so both literal and variable coercion
+run). String, ID and Int arguments are drawn from a mix of values the server
+really has (client ids, global ids, cursors, discovered at start), forged ids
+and cursors, edge cases and random text.
+
+Reproducible by default (derandomized: the same examples on every run); pass
+--seed N for another fixed seed or --random for fresh randomness. Bounded by
+--examples per property, a per-example --deadline-ms, a --shrink-seconds cap
+and a --budget-s wall-clock budget for the whole run.
+
+Usage:
+  fuzz_graphql.py --url http://127.0.0.1:8080/graphql \\
+      --admin-token TOKEN --user-token TOKEN [--schema schema.graphql]
+(or FUZZ_URL, FUZZ_ADMIN_TOKEN, FUZZ_USER_TOKEN in the environment)
+
+Prints one line per property, the reproduction of every failure (query,
+variables, response, curl command), and finally `fuzz: N passed, M failed`.
+Exits 0 when every property passed, 1 otherwise, 2 on a setup problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import collections
+import json
+import os
+import shlex
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import graphql
+import hypothesis
+import requests
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import Mode, mutations, queries
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAX_REPORTED_BODY = 4000
+I32_MIN, I32_MAX = -(2**31), 2**31 - 1
+
+
+# --------------------------------------------------------------------------------------
+# Violations. Each kind is raised from its own line so that Hypothesis keeps distinct
+# failures apart (it tells failures apart by exception type and origin).
+# --------------------------------------------------------------------------------------
+
+
+class Violation(AssertionError):
+    """A response broke one of the fuzzing properties."""
+
+
+class ServerError5xx(Violation):
+    pass
+
+
+class NotJson(Violation):
+    pass
+
+
+class MalformedResponse(Violation):
+    pass
+
+
+class ErrorWithoutCode(Violation):
+    pass
+
+
+class InternalError(Violation):
+    pass
+
+
+class TransportFailure(Violation):
+    pass
+
+
+class SetupError(Exception):
+    """The server or the tokens are not what the fuzzer needs to run."""
+
+
+@dataclass
+class Exchange:
+    role: str
+    query: str
+    variables: dict[str, Any]
+    status: int | None = None
+    content_type: str = ""
+    request_id: str = ""
+    body: str = ""
+    elapsed_ms: float = 0.0
+    json: Any = None
+    problem: str = ""
+
+
+@dataclass
+class PropertyResult:
+    name: str
+    passed: bool = False
+    examples: int = 0
+    seconds: float = 0.0
+    statuses: collections.Counter = field(default_factory=collections.Counter)
+    codes: collections.Counter = field(default_factory=collections.Counter)
+    data_responses: int = 0
+    failure: Exchange | None = None
+    error_text: str = ""
+
+
+class Client:
+    """POSTs GraphQL operations for one role and records every exchange."""
+
+    def __init__(self, url: str, role: str, token: str, timeout_s: float):
+        self.url = url
+        self.role = role
+        self.token = token
+        self.timeout_s = timeout_s
+        self.session = requests.Session()
+        self.session.headers.update(
+            {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            }
+        )
+
+    def post(self, query: str, variables: dict[str, Any] | None = None) -> Exchange:
+        variables = variables or {}
+        ex = Exchange(role=self.role, query=query, variables=variables)
+        payload = json.dumps({"query": query, "variables": variables}, ensure_ascii=False).encode("utf-8")
+        start = time.monotonic()
+        try:
+            resp = self.session.post(self.url, data=payload, timeout=(5, self.timeout_s))
+        except requests.RequestException as exc:
+            ex.elapsed_ms = (time.monotonic() - start) * 1000
+            ex.problem = f"transport failure: {type(exc).__name__}: {exc}"
+            return ex
+        ex.elapsed_ms = (time.monotonic() - start) * 1000
+        ex.status = resp.status_code
+        ex.content_type = resp.headers.get("content-type", "")
+        ex.request_id = resp.headers.get("x-request-id", "")
+        ex.body = resp.content.decode("utf-8", errors="replace")
+        try:
+            ex.json = json.loads(resp.content)
+        except ValueError:
+            ex.json = None
+        return ex
+
+
+def check(ex: Exchange) -> None:
+    """Raise a Violation when the exchange breaks a property."""
+    if ex.status is None:
+        raise TransportFailure(ex.problem)
+    if ex.status >= 500:
+        ex.problem = f"HTTP {ex.status}"
+        raise ServerError5xx(ex.problem)
+    ctype = ex.content_type.split(";")[0].strip().lower()
+    if ctype not in ("application/json", "application/graphql-response+json") or ex.json is None:
+        ex.problem = f"response is not JSON (HTTP {ex.status}, content-type {ex.content_type!r})"
+        raise NotJson(ex.problem)
+    if not isinstance(ex.json, dict) or not ("data" in ex.json or "errors" in ex.json):
+        ex.problem = "response is not a GraphQL response object (no `data` nor `errors`)"
+        raise MalformedResponse(ex.problem)
+    errors = ex.json.get("errors")
+    if errors is None:
+        return
+    if not isinstance(errors, list):
+        ex.problem = "`errors` is not a list"
+        raise MalformedResponse(ex.problem)
+    for i, err in enumerate(errors):
+        ext = err.get("extensions") if isinstance(err, dict) else None
+        code = ext.get("code") if isinstance(ext, dict) else None
+        if not isinstance(code, str) or not code:
+            ex.problem = f"errors[{i}] has no extensions.code"
+            raise ErrorWithoutCode(ex.problem)
+        if code == "INTERNAL":
+            ex.problem = f"errors[{i}] has code INTERNAL"
+            raise InternalError(ex.problem)
+
+
+# --------------------------------------------------------------------------------------
+# Values: what the server has, forged look-alikes, edge cases, random text.
+# --------------------------------------------------------------------------------------
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def b64url_decode(text: str) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError):
+        return None
+
+
+@dataclass
+class Pool:
+    client_ids: list[str] = field(default_factory=list)
+    node_ids: list[str] = field(default_factory=list)
+    user_ids: list[str] = field(default_factory=list)
+    cursors: list[str] = field(default_factory=list)
+    cursor_orders: list[str] = field(default_factory=list)
+    # (ClientOrderField, OrderDirection, cursor) for clients cursors whose ordering is known
+    client_cursors: list[tuple[str, str, str]] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+
+DISCOVERY_QUERY = """
+query Discover($first: Int, $after: String, $order: ClientOrder) {
+  viewer { role user { id email displayName } partner { id slug name } }
+  clients(first: $first, after: $after, orderBy: $order) {
+    pageInfo { startCursor endCursor hasNextPage }
+    edges {
+      cursor
+      node {
+        id clientId businessName webDomain timezone
+        assignments { user { id email displayName } }
+      }
+    }
+  }
+}
+"""
+
+ADMIN_DISCOVERY_QUERY = """
+query DiscoverAdmin($clientId: String!) {
+  client(clientId: $clientId) {
+    contactName businessEmail
+    eligibleUsers(first: 5) { edges { cursor node { id email displayName } } }
+    auditEvents(first: 5) { edges { cursor node { id } } }
+  }
+}
+"""
+
+EDGE_STRINGS = [
+    "",
+    " ",
+    "   padded   ",
+    "%",
+    "_",
+    "\\",
+    "%_\\",
+    "%%",
+    "a" * 100,
+    "a" * 101,
+    "x" * 201,
+    "\x00",
+    "nul\x00byte",
+    "tab\there",
+    "line\nbreak",
+    "\u202eevil",
+    "\ufeffbom",
+    "Ünïcödé",
+    "🦀🦀",
+    "'; DROP TABLE clients; --",
+    '"quoted"',
+    "null",
+    "0",
+    "-1",
+    "acme",
+    "ACME",
+    "a-b",
+    "ab",
+    "a--b",
+    "-leading",
+    "trailing-",
+    "a" * 64,
+    "a" * 65,
+    "example.com",
+    "EXAMPLE.COM",
+    "münchen.example",
+    "xn--mnchen-3ya.example",
+    "xn--zz",
+    "xn--",
+    "a..b",
+    ".example",
+    "example.",
+    "https://example.com/path",
+    "example.com:8080",
+    "user@example.com",
+    "1.2.3.4",
+    "[::1]",
+    "a" * 64 + ".example",
+    ".".join(["a" * 63] * 5),
+    "ex ample.com",
+    "ada@northwind.example",
+    "not-an-email",
+    "a@b",
+    "@example.com",
+    "a@",
+    "a@@b.example",
+    "名前@例え.jp",
+    "UTC",
+    "Etc/UTC",
+    "Europe/Berlin",
+    "America/Argentina/Buenos_Aires",
+    "Not/AZone",
+    "../../etc/passwd",
+    "+01:00",
+    "2026-11-28T01:11:43Z",
+    "9999-12-31T23:59:59Z",
+]
+
+
+def forged_ids(pool: Pool) -> list[str]:
+    """Global ids of the right shape that name nothing, or something odd."""
+    out = []
+    for typ in ("Client", "PartnerUser", "Partner", "AuditEvent", "Bogus", ""):
+        out.append(b64url(f"{typ}:{uuid.UUID(int=0)}".encode()))
+        out.append(b64url(f"{typ}:{uuid.uuid5(uuid.NAMESPACE_DNS, typ)}".encode()))
+        out.append(b64url(f"{typ}:not-a-uuid".encode()))
+        out.append(b64url(f"{typ}:".encode()))
+    out += [
+        b64url(b"\xff\xfe\xfd"),
+        b64url(b"Client"),
+        b64url(b"Client:" + b"\x00" * 16),
+        "not base64!!",
+        "====",
+        "Q2xpZW50Og==",
+        "",
+    ]
+    # Real ids re-typed: a Client's uuid under PartnerUser, and the other way round.
+    for real in pool.node_ids[:6]:
+        raw = b64url_decode(real)
+        if raw and b":" in raw:
+            typ, _, rest = raw.partition(b":")
+            for other in (b"Client", b"PartnerUser", b"Partner", b"AuditEvent"):
+                if other != typ:
+                    out.append(b64url(other + b":" + rest))
+            out.append(b64url(typ + b":" + rest.upper()))
+            out.append(real + "=")
+            out.append(real[:-1])
+    return out
+
+
+def cursor_strategy(pool: Pool) -> st.SearchStrategy[str]:
+    """Cursors: real ones, and forged ones that decode to odd JSON."""
+    orders = sorted(
+        set(pool.cursor_orders)
+        | {
+            "clients:BUSINESS_NAME:ASC",
+            "clients:BUSINESS_NAME:DESC",
+            "clients:CLIENT_ID:ASC",
+            "clients:CREATED_AT:DESC",
+            "eligible:EMAIL:ASC",
+            "x",
+        }
+    )
+    key_value = st.one_of(
+        st.text(max_size=20),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.none(),
+        st.booleans(),
+        st.sampled_from(["2026-11-28T01:11:43Z", "not-a-date", str(uuid.UUID(int=0)), "zz" * 18]),
+        st.lists(st.integers(), max_size=2),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    )
+    forged_json = st.builds(
+        lambda o, k, drop, extra: json.dumps(
+            {key: val for key, val in {"o": o, "k": k, **extra}.items() if key != drop}
+        ),
+        st.one_of(st.sampled_from(orders), st.integers(), st.none()),
+        st.one_of(st.lists(key_value, max_size=4), key_value),
+        st.sampled_from([None, "o", "k"]),
+        st.dictionaries(st.sampled_from(["x", "o2"]), st.integers(), max_size=1),
+    )
+    raw = st.one_of(
+        forged_json.map(str.encode),
+        st.sampled_from([b"{}", b"[]", b"null", b"42", b"{", b"\xff\xfe", b""]),
+        st.binary(max_size=40),
+    )
+    forged = st.one_of(
+        raw.map(b64url),
+        raw.map(lambda b: base64.standard_b64encode(b).decode()),
+    )
+    real = st.sampled_from(pool.cursors) if pool.cursors else st.nothing()
+    return st.one_of(real, forged)
+
+
+def string_values(pool: Pool, include_ids: bool) -> st.SearchStrategy[str]:
+    branches = []
+    if pool.client_ids:
+        branches.append(st.sampled_from(pool.client_ids))
+        # Near-misses of real client ids: case, padding, prefixes.
+        branches.append(
+            st.builds(
+                lambda cid, f: f(cid),
+                st.sampled_from(pool.client_ids),
+                st.sampled_from(
+                    [str.upper, lambda s: f" {s} ", lambda s: s[:-1], lambda s: s + "-", lambda s: s[: len(s) // 2]]
+                ),
+            )
+        )
+    if pool.texts:
+        branches.append(st.sampled_from(pool.texts))
+    branches.append(st.sampled_from(EDGE_STRINGS))
+    branches.append(cursor_strategy(pool))
+    if include_ids and (pool.node_ids or pool.user_ids):
+        branches.append(st.sampled_from(pool.node_ids + pool.user_ids))
+        branches.append(st.sampled_from(forged_ids(pool)))
+    branches.append(st.text(max_size=30))
+    return st.one_of(*branches)
+
+
+def id_values(pool: Pool) -> st.SearchStrategy[graphql.ValueNode]:
+    branches = []
+    if pool.user_ids:
+        branches.append(st.sampled_from(pool.user_ids))
+    if pool.node_ids:
+        branches.append(st.sampled_from(pool.node_ids))
+    branches.append(st.sampled_from(forged_ids(pool)))
+    branches.append(st.text(max_size=30))
+    strings = st.one_of(*branches).map(lambda s: graphql.StringValueNode(value=s))
+    # ID also accepts Int literals.
+    ints = st.integers(I32_MIN, I32_MAX).map(lambda i: graphql.IntValueNode(value=str(i)))
+    return st.one_of(strings, ints)
+
+
+INT_EDGES = [0, 1, 2, 19, 20, 21, 99, 100, 101, 1000, -1, -100, I32_MAX, I32_MIN, I32_MAX - 1]
+
+
+def int_values() -> st.SearchStrategy[graphql.ValueNode]:
+    return st.one_of(
+        st.sampled_from(INT_EDGES),
+        st.integers(-3, 120),
+        st.integers(I32_MIN, I32_MAX),
+    ).map(lambda i: graphql.IntValueNode(value=str(i)))
+
+
+def scalar_overrides(pool: Pool) -> dict[str, st.SearchStrategy[graphql.ValueNode]]:
+    return {
+        "String": string_values(pool, include_ids=True).map(lambda s: graphql.StringValueNode(value=s)),
+        "ID": id_values(pool),
+        "Int": int_values(),
+    }
+
+
+def discover(admin: Client, user: Client) -> Pool:
+    """Collect values the server really has, so generated arguments hit real rows."""
+    pool = Pool()
+
+    def add(lst: list[str], value: Any) -> None:
+        if isinstance(value, str) and value not in lst:
+            lst.append(value)
+
+    admin_client_ids: list[str] = []
+    plan = [
+        (admin, "BUSINESS_NAME", "ASC"),
+        (admin, "CLIENT_ID", "DESC"),
+        (admin, "CREATED_AT", "DESC"),
+        (user, "BUSINESS_NAME", "ASC"),
+    ]
+    for client, order, direction in plan:
+        after = None
+        for _page in range(2):  # 25 a page keeps the discovery query under the complexity limit
+            ex = client.post(
+                DISCOVERY_QUERY,
+                {"first": 25, "after": after, "order": {"field": order, "direction": direction}},
+            )
+            check(ex)
+            data = (ex.json or {}).get("data") or {}
+            if not data:
+                raise SetupError(f"discovery query as {client.role} returned no data: {ex.body[:500]}")
+            viewer = data.get("viewer") or {}
+            add(pool.node_ids, (viewer.get("user") or {}).get("id"))
+            add(pool.user_ids, (viewer.get("user") or {}).get("id"))
+            add(pool.node_ids, (viewer.get("partner") or {}).get("id"))
+            add(pool.texts, (viewer.get("user") or {}).get("email"))
+            add(pool.texts, (viewer.get("partner") or {}).get("slug"))
+            conn = data.get("clients") or {}
+            for edge in conn.get("edges") or []:
+                add(pool.cursors, edge.get("cursor"))
+                node = edge.get("node") or {}
+                add(pool.node_ids, node.get("id"))
+                add(pool.client_ids, node.get("clientId"))
+                if client is admin:
+                    admin_client_ids.append(node.get("clientId"))
+                for key in ("businessName", "webDomain", "timezone"):
+                    add(pool.texts, node.get(key))
+                for assignment in node.get("assignments") or []:
+                    add(pool.user_ids, (assignment.get("user") or {}).get("id"))
+                    add(pool.texts, (assignment.get("user") or {}).get("email"))
+            page_info = conn.get("pageInfo") or {}
+            if not page_info.get("hasNextPage"):
+                break
+            after = page_info.get("endCursor")
+    for cid in admin_client_ids[:5]:
+        ex = admin.post(ADMIN_DISCOVERY_QUERY, {"clientId": cid})
+        check(ex)
+        if not ((ex.json or {}).get("data") or {}).get("client"):
+            raise SetupError(f"admin discovery query returned no client: {ex.body[:500]}")
+        node = ((ex.json or {}).get("data") or {}).get("client") or {}
+        add(pool.texts, node.get("contactName"))
+        add(pool.texts, node.get("businessEmail"))
+        for conn_name in ("eligibleUsers", "auditEvents"):
+            for edge in ((node.get(conn_name) or {}).get("edges")) or []:
+                add(pool.cursors, edge.get("cursor"))
+                add(pool.node_ids, (edge.get("node") or {}).get("id"))
+                if conn_name == "eligibleUsers":
+                    add(pool.user_ids, (edge.get("node") or {}).get("id"))
+    for cursor in pool.cursors:
+        raw = b64url_decode(cursor)
+        try:
+            order = json.loads(raw).get("o") if raw else None
+        except (ValueError, AttributeError):
+            order = None
+        if isinstance(order, str) and order not in pool.cursor_orders:
+            pool.cursor_orders.append(order)
+        parts = order.split(":") if isinstance(order, str) else []
+        if len(parts) == 3 and parts[0] == "clients":
+            pool.client_cursors.append((parts[1], parts[2], cursor))
+    return pool
+
+
+# --------------------------------------------------------------------------------------
+# Operations: literals hoisted into variables for a drawn subset of arguments.
+# --------------------------------------------------------------------------------------
+
+
+def hoist_arguments(
+    schema: graphql.GraphQLSchema, doc: graphql.DocumentNode, choose: Callable[[int], bool]
+) -> tuple[graphql.DocumentNode, dict[str, Any]]:
+    """Replace argument literals by variables where choose(i) says so."""
+    type_info = graphql.TypeInfo(schema)
+    definitions: list[graphql.VariableDefinitionNode] = []
+    variables: dict[str, Any] = {}
+    counter = [0]
+
+    class Hoist(graphql.Visitor):
+        def enter_argument(self, node: graphql.ArgumentNode, *_args: Any) -> Any:
+            arg = type_info.get_argument()
+            index = counter[0]
+            counter[0] += 1
+            if arg is None or isinstance(node.value, graphql.VariableNode) or not choose(index):
+                return None
+            name = f"v{len(definitions)}"
+            definitions.append(
+                graphql.VariableDefinitionNode(
+                    variable=graphql.VariableNode(name=graphql.NameNode(value=name)),
+                    type=graphql.parse_type(str(arg.type)),
+                    directives=(),
+                )
+            )
+            variables[name] = graphql.value_from_ast_untyped(node.value)
+            return graphql.ArgumentNode(
+                name=node.name, value=graphql.VariableNode(name=graphql.NameNode(value=name))
+            )
+
+    new_doc = graphql.visit(doc, graphql.TypeInfoVisitor(type_info, Hoist()))
+    if definitions:
+        op = new_doc.definitions[0]
+        op = graphql.OperationDefinitionNode(
+            operation=op.operation,
+            name=op.name,
+            variable_definitions=tuple(definitions),
+            directives=op.directives or (),
+            selection_set=op.selection_set,
+        )
+        new_doc = graphql.DocumentNode(definitions=(op, *new_doc.definitions[1:]))
+    return new_doc, variables
+
+
+def operations(
+    schema: graphql.GraphQLSchema, kind: str, fields: list[str] | None, pool: Pool, mode: Mode
+) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+    make = queries if kind == "query" else mutations
+    if mode == Mode.NEGATIVE:
+        # Invalid documents go out as generated: hypothesis-graphql's own values.
+        return make(schema, fields=fields, mode=mode).map(lambda q: (q, {}))
+
+    docs = make(schema, fields=fields, custom_scalars=scalar_overrides(pool), print_ast=lambda d: d)
+
+    @st.composite
+    def with_variables(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+        doc = draw(docs)
+        how = draw(st.sampled_from(["literals", "variables", "mixed"]))
+        if how == "literals":
+            return graphql.print_ast(doc), {}
+        flags = draw(st.lists(st.booleans(), min_size=64, max_size=64)) if how == "mixed" else None
+        new_doc, variables = hoist_arguments(
+            schema, doc, (lambda i: True) if flags is None else (lambda i: flags[i % len(flags)])
+        )
+        return graphql.print_ast(new_doc), variables
+
+    return with_variables()
+
+
+PROVISION_SHAPED = """
+mutation Provision($input: ProvisionClientInput!) {
+  provisionClient(input: $input) {
+    created
+    userErrors { field message code }
+    client {
+      id clientId businessName webDomain timezone status supportContactRequired
+      contactName businessEmail createdAt updatedAt
+      assignments { supportContact user { id } }
+      auditEvents(first: 3) { totalCount nodes { id action occurredAt actor { id } } }
+    }
+  }
+}
+"""
+
+
+CONNECTIONS_SHAPED = """
+query Connections(
+  $filter: ClientFilter, $orderBy: ClientOrder,
+  $first: Int, $after: String, $last: Int, $before: String,
+  $clientId: String!, $euSearch: String, $euFirst: Int, $euAfter: String,
+  $aeFirst: Int, $aeAfter: String, $withTotals: Boolean!
+) {
+  clients(filter: $filter, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
+    totalCount @include(if: $withTotals)
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id clientId businessName webDomain status contactName businessEmail createdAt } }
+  }
+  client(clientId: $clientId) {
+    id clientId contactName businessEmail supportContactRequired
+    assignments { supportContact assignedAt assignedBy { id } user { id email active role } }
+    eligibleUsers(search: $euSearch, first: $euFirst, after: $euAfter) {
+      totalCount @include(if: $withTotals)
+      pageInfo { hasNextPage endCursor }
+      edges { cursor node { id email displayName } }
+    }
+    auditEvents(first: $aeFirst, after: $aeAfter) {
+      totalCount @include(if: $withTotals)
+      pageInfo { hasNextPage endCursor }
+      edges { cursor node { id action occurredAt actor { id } subjectUser { id } } }
+    }
+  }
+}
+"""
+
+
+def shaped_connection_variables(pool: Pool) -> st.SearchStrategy[dict[str, Any]]:
+    """Paging, ordering and search arguments that are mostly well-formed, so pages are really read."""
+    anything = string_values(pool, include_ids=False)
+    page_size = st.one_of(st.none(), st.integers(0, 30), st.sampled_from(INT_EDGES))
+    cursor = st.one_of(st.none(), st.sampled_from(pool.cursors) if pool.cursors else st.nothing(), cursor_strategy(pool))
+    texts = pool.texts + pool.client_ids
+    search = st.one_of(
+        st.none(),
+        st.builds(
+            lambda t, i, j, f: f(t[min(i, j): max(i, j) + 1]),
+            st.sampled_from(texts) if texts else st.just("acme"),
+            st.integers(0, 30),
+            st.integers(0, 30),
+            st.sampled_from([str, str.upper, lambda x: f"  {x}  "]),
+        ),
+        anything,
+    )
+    order_field = st.sampled_from(["BUSINESS_NAME", "CLIENT_ID", "CREATED_AT"])
+    direction = st.sampled_from(["ASC", "DESC"])
+    statuses = st.lists(st.sampled_from(["PROVISIONED", "ONBOARDING", "ACTIVE", "SUSPENDED", "OFFBOARDED"]), max_size=3)
+
+    @st.composite
+    def paging(draw: st.DrawFn) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if pool.client_cursors and draw(st.booleans()):
+            # A real cursor with the ordering it came from, forwards or backwards.
+            fld, dirn, cur = draw(st.sampled_from(pool.client_cursors))
+            out["orderBy"] = {"field": fld, "direction": dirn}
+            if draw(st.booleans()):
+                out["first"], out["after"] = draw(page_size), cur
+            else:
+                out["last"], out["before"] = draw(page_size), cur
+        else:
+            out["orderBy"] = draw(st.one_of(st.none(), st.fixed_dictionaries({"field": order_field, "direction": direction})))
+            which = draw(st.sampled_from(["first", "last", "both", "neither"]))
+            if which in ("first", "both"):
+                out["first"], out["after"] = draw(page_size), draw(cursor)
+            if which in ("last", "both"):
+                out["last"], out["before"] = draw(page_size), draw(cursor)
+        out["filter"] = draw(
+            st.one_of(st.none(), st.fixed_dictionaries({}, optional={"search": search, "status": st.one_of(st.none(), statuses)}))
+        )
+        out["clientId"] = draw(st.sampled_from(pool.client_ids) if pool.client_ids else anything)
+        out["euSearch"] = draw(search)
+        out["euFirst"] = draw(page_size)
+        out["euAfter"] = draw(cursor)
+        out["aeFirst"] = draw(page_size)
+        out["aeAfter"] = draw(cursor)
+        out["withTotals"] = draw(st.booleans())
+        return out
+
+    return paging()
+
+
+def shaped_provision_inputs(pool: Pool) -> st.SearchStrategy[dict[str, Any]]:
+    """Inputs whose fields are each mostly valid, so some provisioning succeeds."""
+    from hypothesis.provisional import domains
+
+    anything = string_values(pool, include_ids=False)
+    client_id = st.one_of(
+        st.from_regex(r"\A[a-z0-9][a-z0-9-]{1,20}[a-z0-9]\Z"),
+        st.from_regex(r"\A[a-z0-9][a-z0-9-]{60,63}[a-z0-9]\Z"),
+        anything,
+    )
+    name = st.one_of(st.text(min_size=1, max_size=40), st.text(min_size=195, max_size=205), anything)
+    idn_labels = st.text(
+        alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789-äöüßéñçøåæ中文日本語한국어ελληνικάрусский"),
+        min_size=1,
+        max_size=20,
+    )
+    domain = st.one_of(
+        domains(),
+        domains().map(str.upper),
+        st.lists(idn_labels, min_size=1, max_size=4).map(".".join),
+        st.builds(lambda a, b: f"{a}.{b}", idn_labels, st.sampled_from(["example", "de", "xn--p1ai", "com"])),
+        anything,
+    )
+    email = st.one_of(st.emails(), st.emails().map(str.upper), anything)
+    timezone = st.one_of(
+        st.sampled_from(
+            [
+                "UTC",
+                "Etc/UTC",
+                "Europe/Berlin",
+                "America/New_York",
+                "America/Argentina/Buenos_Aires",
+                "Asia/Kolkata",
+                "Pacific/Chatham",
+                "europe/berlin",
+                "EST5EDT",
+                "Etc/GMT+12",
+                "posixrules",
+                "localtime",
+                "Factory",
+            ]
+        ),
+        anything,
+    )
+    return st.fixed_dictionaries(
+        {
+            "clientId": client_id,
+            "businessName": name,
+            "webDomain": domain,
+            "contactName": name,
+            "businessEmail": email,
+            "timezone": timezone,
+        },
+        optional={"supportContactRequired": st.one_of(st.booleans(), st.none())},
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Running the properties.
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Property:
+    name: str
+    client: Client
+    strategy: st.SearchStrategy[tuple[str, dict[str, Any]]]
+
+
+def curl_command(url: str, ex: Exchange) -> str:
+    body = json.dumps({"query": ex.query, "variables": ex.variables}, ensure_ascii=False)
+    token_var = "ADMIN_TOKEN" if ex.role == "admin" else "USER_TOKEN"
+    return (
+        f"curl -sS -i -X POST {shlex.quote(url)} -H \"Authorization: Bearer ${token_var}\" "
+        f"-H 'Content-Type: application/json' --data-binary {shlex.quote(body)}"
+    )
+
+
+def run_property(prop: Property, cfg: argparse.Namespace, base_settings: settings) -> PropertyResult:
+    result = PropertyResult(name=prop.name)
+    last_failure: list[Exchange] = []
+
+    @base_settings
+    @given(op=prop.strategy)
+    def test(op: tuple[str, dict[str, Any]]) -> None:
+        query, variables = op
+        ex = prop.client.post(query, variables)
+        result.examples += 1
+        result.statuses[ex.status] += 1
+        if isinstance(ex.json, dict):
+            if ex.json.get("data") is not None:
+                result.data_responses += 1
+            for err in ex.json.get("errors") or []:
+                code = ((err or {}).get("extensions") or {}).get("code") if isinstance(err, dict) else None
+                result.codes[code] += 1
+        try:
+            check(ex)
+        except Violation:
+            last_failure.append(ex)
+            raise
+
+    if cfg.seed is not None:
+        test = hypothesis.seed(cfg.seed)(test)
+
+    start = time.monotonic()
+    try:
+        test()
+        result.passed = True
+    except BaseException as exc:  # noqa: BLE001 - report anything, including ExceptionGroups
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        result.passed = False
+        result.error_text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        if last_failure:
+            # Hypothesis replays the minimal failing example last.
+            result.failure = last_failure[-1]
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def report_failure(url: str, res: PropertyResult) -> str:
+    lines = [f"--- FAILED {res.name}"]
+    ex = res.failure
+    if ex is None:
+        lines.append(f"  error: {res.error_text[:2000]}")
+        return "\n".join(lines)
+    body = ex.body if len(ex.body) <= MAX_REPORTED_BODY else ex.body[:MAX_REPORTED_BODY] + "...(truncated)"
+    lines += [
+        f"  violation: {ex.problem}",
+        f"  role: {ex.role}",
+        "  query:",
+        *("    " + line for line in ex.query.splitlines()),
+        f"  variables: {json.dumps(ex.variables, ensure_ascii=False)}",
+        f"  status: {ex.status}  content-type: {ex.content_type}  x-request-id: {ex.request_id}"
+        f"  time: {ex.elapsed_ms:.0f} ms",
+        f"  response: {body}",
+        f"  reproduce: {curl_command(url, ex)}",
+    ]
+    if res.error_text:
+        first = res.error_text.splitlines()[0]
+        lines.append(f"  hypothesis: {first[:300]}")
+    return "\n".join(lines)
+
+
+def build_properties(
+    schema: graphql.GraphQLSchema, clients: dict[str, Client], pool: Pool, only: list[str]
+) -> list[Property]:
+    props: list[Property] = []
+    assert schema.query_type is not None and schema.mutation_type is not None
+    for role, client in clients.items():
+        for kind, root in (("query", schema.query_type), ("mutation", schema.mutation_type)):
+            for field_name in root.fields:
+                props.append(
+                    Property(
+                        f"{role}:{kind}:{field_name}",
+                        client,
+                        operations(schema, kind, [field_name], pool, Mode.POSITIVE),
+                    )
+                )
+            if kind == "query":
+                props.append(
+                    Property(
+                        f"{role}:query:clients+shaped",
+                        client,
+                        shaped_connection_variables(pool).map(lambda v: (CONNECTIONS_SHAPED, v)),
+                    )
+                )
+            if kind == "mutation":
+                props.append(
+                    Property(
+                        f"{role}:mutation:provisionClient+shaped",
+                        client,
+                        shaped_provision_inputs(pool).map(lambda i: (PROVISION_SHAPED, {"input": i})),
+                    )
+                )
+        for kind in ("query", "mutation"):
+            props.append(Property(f"{role}:{kind}:invalid", client, operations(schema, kind, None, pool, Mode.NEGATIVE)))
+    if only:
+        props = [p for p in props if any(word in p.name for word in only)]
+    return props
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--url", default=os.environ.get("FUZZ_URL", "http://127.0.0.1:8080/graphql"))
+    p.add_argument("--admin-token", default=os.environ.get("FUZZ_ADMIN_TOKEN"))
+    p.add_argument("--user-token", default=os.environ.get("FUZZ_USER_TOKEN"))
+    p.add_argument("--schema", default=os.path.join(REPO_ROOT, "schema.graphql"))
+    p.add_argument("--examples", type=int, default=int(os.environ.get("FUZZ_EXAMPLES", "25")),
+                   help="examples per property (default 25)")
+    p.add_argument("--deadline-ms", type=int, default=10_000, help="per-example deadline (default 10000)")
+    p.add_argument("--timeout-s", type=float, default=20.0, help="HTTP read timeout (default 20)")
+    p.add_argument("--shrink-seconds", type=int, default=20,
+                   help="cap on shrinking a failure, per property; 0 disables shrinking (default 20)")
+    p.add_argument("--budget-s", type=float, default=float(os.environ.get("FUZZ_BUDGET_S", "150")),
+                   help="wall-clock budget for all properties; properties not started in time fail (default 150)")
+    seed = p.add_mutually_exclusive_group()
+    seed.add_argument("--seed", type=int, default=None, help="run with this fixed seed instead of the derandomized default")
+    seed.add_argument("--random", action="store_true", help="fresh randomness (not reproducible)")
+    p.add_argument("-k", dest="only", action="append", default=[], help="run only properties whose name contains this")
+    p.add_argument("--report", default=os.environ.get("FUZZ_REPORT"), help="write a JSON report here")
+    p.add_argument("--verbose", action="store_true", help="print per-property status and error-code counts")
+    cfg = p.parse_args(argv)
+    if not cfg.admin_token or not cfg.user_token:
+        p.error("--admin-token and --user-token (or FUZZ_ADMIN_TOKEN, FUZZ_USER_TOKEN) are required")
+    return cfg
+
+
+def main(argv: list[str]) -> int:
+    cfg = parse_args(argv)
+    run_start = time.monotonic()
+
+    # Keep Hypothesis' files out of the repository.
+    home = tempfile.mkdtemp(prefix="fuzz-hypothesis-")
+    try:
+        hypothesis.configuration.set_hypothesis_home_dir(home)
+    except AttributeError:
+        pass
+    if cfg.shrink_seconds > 0:
+        try:
+            from hypothesis.internal.conjecture import engine as _engine
+
+            _engine.MAX_SHRINKING_SECONDS = cfg.shrink_seconds
+        except (ImportError, AttributeError):
+            pass
+
+    phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
+    if cfg.shrink_seconds > 0:
+        phases.append(Phase.shrink)
+    base_settings = settings(
+        max_examples=cfg.examples,
+        deadline=cfg.deadline_ms,
+        derandomize=cfg.seed is None and not cfg.random,
+        database=None,
+        phases=phases,
+        print_blob=False,
+        report_multiple_bugs=False,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+            HealthCheck.large_base_example,
+        ],
+    )
+
+    with open(cfg.schema, encoding="utf-8") as fh:
+        schema = graphql.build_schema(fh.read())
+
+    clients = {
+        "admin": Client(cfg.url, "admin", cfg.admin_token, cfg.timeout_s),
+        "user": Client(cfg.url, "user", cfg.user_token, cfg.timeout_s),
+    }
+
+    # Setup: both tokens must be what they claim, or the fuzzing would test only 401s.
+    expected = {"admin": "PARTNER_ADMIN", "user": "PARTNER_USER"}
+    for role, client in clients.items():
+        ex = client.post("{ viewer { role } }")
+        role_seen = (((ex.json or {}).get("data") or {}).get("viewer") or {}).get("role") if isinstance(ex.json, dict) else None
+        if role_seen != expected[role]:
+            print(f"fuzz: setup failed: the {role} token is not a {expected[role]} (HTTP {ex.status}: {ex.body[:300]})")
+            print("fuzz: 0 passed, 1 failed")
+            return 2
+    try:
+        pool = discover(clients["admin"], clients["user"])
+    except (Violation, SetupError) as exc:
+        print(f"fuzz: setup failed: discovery: {type(exc).__name__}: {exc}")
+        print("fuzz: 0 passed, 1 failed")
+        return 2
+
+    props = build_properties(schema, clients, pool, cfg.only)
+    seed_text = f"seed {cfg.seed}" if cfg.seed is not None else ("random" if cfg.random else "derandomized")
+    print(
+        f"fuzz: {len(props)} properties x {cfg.examples} examples against {cfg.url} ({seed_text}, hypothesis "
+        f"{hypothesis.__version__}); pool: {len(pool.client_ids)} client ids, {len(pool.node_ids)} node ids, "
+        f"{len(pool.user_ids)} user ids, {len(pool.cursors)} cursors",
+        flush=True,
+    )
+
+    results: list[PropertyResult] = []
+    for prop in props:
+        elapsed = time.monotonic() - run_start
+        if elapsed > cfg.budget_s:
+            res = PropertyResult(name=prop.name, passed=False,
+                                 error_text=f"not run: time budget of {cfg.budget_s:.0f}s used up")
+            results.append(res)
+            print(f"FAIL {prop.name}: {res.error_text}", flush=True)
+            continue
+        res = run_property(prop, cfg, base_settings)
+        results.append(res)
+        statuses = ",".join(f"{k}:{v}" for k, v in sorted(res.statuses.items(), key=lambda kv: str(kv[0])))
+        line = (f"{'ok  ' if res.passed else 'FAIL'} {res.name}: {res.examples} requests in {res.seconds:.1f}s "
+                f"(HTTP {statuses}; {res.data_responses} with data)")
+        if cfg.verbose:
+            codes = ",".join(f"{k}:{v}" for k, v in res.codes.most_common())
+            line += f" codes[{codes}]"
+        print(line, flush=True)
+
+    failed = [r for r in results if not r.passed]
+    for res in failed:
+        print(report_failure(cfg.url, res), flush=True)
+
+    total_requests = sum(r.examples for r in results)
+    limited = sum(r.statuses.get(429, 0) for r in results)
+    if limited:
+        print(f"fuzz: warning: {limited} responses were HTTP 429 (rate limited), so they tested little; "
+              "start the server with higher LIMIT_REQUESTS_PER_MINUTE / LIMIT_MUTATIONS_PER_MINUTE")
+    total_s = time.monotonic() - run_start
+    if cfg.report:
+        os.makedirs(os.path.dirname(os.path.abspath(cfg.report)), exist_ok=True)
+        with open(cfg.report, "w", encoding="utf-8") as fh:
+            json.dump(
+                {
+                    "url": cfg.url,
+                    "seed": cfg.seed,
+                    "derandomized": cfg.seed is None and not cfg.random,
+                    "examples_per_property": cfg.examples,
+                    "requests": total_requests,
+                    "seconds": round(total_s, 1),
+                    "properties": [
+                        {
+                            "name": r.name,
+                            "passed": r.passed,
+                            "requests": r.examples,
+                            "seconds": round(r.seconds, 2),
+                            "statuses": {str(k): v for k, v in r.statuses.items()},
+                            "error_codes": {str(k): v for k, v in r.codes.items()},
+                            "error": r.error_text or None,
+                            "failure": None
+                            if r.failure is None
+                            else {
+                                "violation": r.failure.problem,
+                                "role": r.failure.role,
+                                "query": r.failure.query,
+                                "variables": r.failure.variables,
+                                "status": r.failure.status,
+                                "request_id": r.failure.request_id,
+                                "response": r.failure.body[:MAX_REPORTED_BODY],
+                                "curl": curl_command(cfg.url, r.failure),
+                            },
+                        }
+                        for r in results
+                    ],
+                },
+                fh,
+                indent=2,
+                ensure_ascii=False,
+            )
+    print(f"fuzz: {total_requests} requests in {total_s:.1f}s")
+    print(f"fuzz: {len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
