@@ -92,6 +92,7 @@ async function pasteInto(selector, text) {
   await page.locator(`${selector} .CodeMirror`).click();
   await page.keyboard.press('Control+A');
   await page.keyboard.insertText(text);
+  await page.keyboard.press('Control+Home');
 }
 
 let current = 'start';

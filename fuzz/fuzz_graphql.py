@@ -715,31 +715,44 @@ def shaped_connection_variables(pool: Pool) -> st.SearchStrategy[dict[str, Any]]
     return paging()
 
 
+def mostly(*valid: st.SearchStrategy[Any], other: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Draw from the `valid` strategies about 6 times in 7, else from `other`."""
+    weighted = [strategy for strategy in valid for _ in range(6)]
+    return st.one_of(*weighted, other)
+
+
 def shaped_provision_inputs(pool: Pool) -> st.SearchStrategy[dict[str, Any]]:
     """Inputs whose fields are each mostly valid, so some provisioning succeeds."""
     from hypothesis.provisional import domains
 
     anything = string_values(pool, include_ids=False)
-    client_id = st.one_of(
+    printable = st.characters(blacklist_categories=("Cc", "Cs"))
+    client_id = mostly(
         st.from_regex(r"\A[a-z0-9][a-z0-9-]{1,20}[a-z0-9]\Z"),
         st.from_regex(r"\A[a-z0-9][a-z0-9-]{60,63}[a-z0-9]\Z"),
-        anything,
+        st.sampled_from(pool.client_ids) if pool.client_ids else st.nothing(),
+        other=anything,
     )
-    name = st.one_of(st.text(min_size=1, max_size=40), st.text(min_size=195, max_size=205), anything)
+    name = mostly(
+        st.text(printable, min_size=1, max_size=40),
+        st.text(printable, min_size=195, max_size=205),
+        st.sampled_from(pool.texts) if pool.texts else st.nothing(),
+        other=anything,
+    )
     idn_labels = st.text(
         alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789-äöüßéñçøåæ中文日本語한국어ελληνικάрусский"),
         min_size=1,
         max_size=20,
     )
-    domain = st.one_of(
+    domain = mostly(
         domains(),
         domains().map(str.upper),
         st.lists(idn_labels, min_size=1, max_size=4).map(".".join),
         st.builds(lambda a, b: f"{a}.{b}", idn_labels, st.sampled_from(["example", "de", "xn--p1ai", "com"])),
-        anything,
+        other=anything,
     )
-    email = st.one_of(st.emails(), st.emails().map(str.upper), anything)
-    timezone = st.one_of(
+    email = mostly(st.emails(), st.emails().map(str.upper), other=anything)
+    timezone = mostly(
         st.sampled_from(
             [
                 "UTC",
@@ -757,7 +770,7 @@ def shaped_provision_inputs(pool: Pool) -> st.SearchStrategy[dict[str, Any]]:
                 "Factory",
             ]
         ),
-        anything,
+        other=anything,
     )
     return st.fixed_dictionaries(
         {

@@ -5,4 +5,5 @@ mod helpers;
 
 mod auth;
 mod clients;
+mod provisioning;
 mod schema;
