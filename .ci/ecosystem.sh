@@ -71,14 +71,18 @@ log "npm ci: $((SECONDS - start)) s"
 
 # --- checks ---
 
-run_codegen() { $deps_ok && (cd codegen && npm run --silent codegen); }
-run_typecheck() { $deps_ok && [[ -f codegen/generated/operations.ts ]] && (cd codegen && npm run --silent typecheck); }
+run_codegen() { $deps_ok && rm -rf codegen/generated && (cd codegen && npm run --silent codegen); }
+run_typecheck() {
+  $deps_ok || return 1
+  [[ -f codegen/generated/operations.ts ]] || { log "no generated types to check (codegen failed)"; return 1; }
+  (cd codegen && npm run --silent typecheck)
+}
 
 # Start the demo server (temp SQLite db, offline GraphiQL assets) on a free
 # port, take the Northwind admin's token from its banner, run the browser test.
 run_e2e() {
   $deps_ok || return 1
-  local assets=$tmp/graphiql-assets port token i
+  local assets=$tmp/graphiql-assets port token
   scripts/fetch-graphiql-assets.sh "$assets" || return 1
 
   port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
@@ -87,13 +91,16 @@ run_e2e() {
     >"$tmp/server.out" 2>"$tmp/server.err" &
   server_pid=$!
 
-  for i in $(seq 1 60); do
+  for _ in $(seq 1 60); do
     if ! kill -0 "$server_pid" 2>/dev/null; then
       log "the server exited early:"; tail -n 20 "$tmp/server.err" >&2; return 1
     fi
     curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break
     sleep 0.5
   done
+  if ! curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz"; then
+    log "the server did not answer /healthz within 30 s:"; tail -n 20 "$tmp/server.err" >&2; return 1
+  fi
   # The banner: "# Northwind admin (partner_admin) <ada@...>", then
   # {"Authorization": "Bearer <token>"} on the next line.
   token=$(awk '/partner_admin\) <ada@northwind.example>/ { getline; print; exit }' "$tmp/server.out" |

@@ -125,8 +125,21 @@ try {
     await pasteInto('.graphiql-query-editor', viewerQuery);
     const value = await editorValue('.graphiql-query-editor');
     if (value.trim() !== viewerQuery.trim()) throw new Error('query editor does not hold viewer.graphql');
-    await page.locator('.graphiql-execute-button').click();
-    // Wait until the result pane shows the admin's e-mail address.
+    const [response] = await Promise.all([
+      page.waitForResponse(
+        (r) => r.request().method() === 'POST' && (r.request().postData() || '').includes('query Viewer'),
+      ),
+      page.locator('.graphiql-execute-button').click(),
+    ]);
+    const body = await response.json().catch(() => null);
+    if (response.status() !== 200 || !body || body.errors) {
+      throw new Error(`the server answered HTTP ${response.status()}: ${JSON.stringify(body && body.errors)}`);
+    }
+    const who = body.data && body.data.viewer && body.data.viewer.user;
+    if (!who || who.email !== expectEmail) {
+      throw new Error(`the query answered for ${who ? who.email : 'nobody'}, not ${expectEmail}`);
+    }
+    // Then wait until the result pane shows it.
     await page.locator('.result-window', { hasText: expectEmail }).waitFor();
   });
 

@@ -15,6 +15,10 @@ Properties (one Hypothesis test each; the closing line counts them):
 
   ROLE:query:FIELD          valid queries of one root field       (5 fields)
   ROLE:mutation:FIELD       valid mutations of one root field     (4 fields)
+  ROLE:query:shaped         one query selecting every output field (viewer,
+                            escalationBoundaries, node on each Node type,
+                            clients and client with their connections), with
+                            mostly well-formed paging, ordering, search and ids
   ROLE:mutation:provisionClient+shaped
                             provisionClient with field-shaped inputs (near-valid
                             client ids, e-mails, IDN domains, time zones), so
@@ -46,11 +50,14 @@ Exits 0 when every property passed, 1 otherwise, 2 on a setup problem.
 from __future__ import annotations
 
 import argparse
+import atexit
 import base64
 import collections
 import json
 import os
+import random
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -636,8 +643,22 @@ query Connections(
   $filter: ClientFilter, $orderBy: ClientOrder,
   $first: Int, $after: String, $last: Int, $before: String,
   $clientId: String!, $euSearch: String, $euFirst: Int, $euAfter: String,
-  $aeFirst: Int, $aeAfter: String, $withTotals: Boolean!
+  $aeFirst: Int, $aeAfter: String, $withTotals: Boolean!, $nodeId: ID!
 ) {
+  viewer {
+    role
+    user { id displayName email role active }
+    partner { id slug name }
+    permissions { canProvisionClients canManageAssignments canViewContactDetails }
+  }
+  escalationBoundaries { kind description }
+  node(id: $nodeId) {
+    __typename id
+    ... on Client { clientId businessName contactName businessEmail status timezone webDomain }
+    ... on PartnerUser { email displayName role active }
+    ... on Partner { slug name }
+    ... on AuditEvent { action occurredAt actor { id } subjectUser { id } }
+  }
   clients(filter: $filter, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
     totalCount @include(if: $withTotals)
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -664,8 +685,8 @@ query Connections(
 def shaped_connection_variables(pool: Pool) -> st.SearchStrategy[dict[str, Any]]:
     """Paging, ordering and search arguments that are mostly well-formed, so pages are really read."""
     anything = string_values(pool, include_ids=False)
-    page_size = st.one_of(st.none(), st.integers(0, 30), st.sampled_from(INT_EDGES))
-    cursor = st.one_of(st.none(), st.sampled_from(pool.cursors) if pool.cursors else st.nothing(), cursor_strategy(pool))
+    page_size = mostly(st.none(), st.integers(0, 30), other=st.sampled_from(INT_EDGES))
+    cursor = mostly(st.none(), st.sampled_from(pool.cursors) if pool.cursors else st.nothing(), other=cursor_strategy(pool))
     texts = pool.texts + pool.client_ids
     search = st.one_of(
         st.none(),
@@ -710,6 +731,10 @@ def shaped_connection_variables(pool: Pool) -> st.SearchStrategy[dict[str, Any]]
         out["aeFirst"] = draw(page_size)
         out["aeAfter"] = draw(cursor)
         out["withTotals"] = draw(st.booleans())
+        out["nodeId"] = draw(
+            mostly(st.sampled_from(pool.node_ids + pool.user_ids) if pool.node_ids else st.nothing(),
+                   other=st.sampled_from(forged_ids(pool)))
+        )
         return out
 
     return paging()
@@ -809,12 +834,14 @@ def curl_command(url: str, ex: Exchange) -> str:
 def run_property(prop: Property, cfg: argparse.Namespace, base_settings: settings) -> PropertyResult:
     result = PropertyResult(name=prop.name)
     last_failure: list[Exchange] = []
+    last_exchange: list[Exchange] = []
 
     @base_settings
     @given(op=prop.strategy)
     def test(op: tuple[str, dict[str, Any]]) -> None:
         query, variables = op
         ex = prop.client.post(query, variables)
+        last_exchange[:] = [ex]
         result.examples += 1
         result.statuses[ex.status] += 1
         if isinstance(ex.json, dict):
@@ -844,6 +871,10 @@ def run_property(prop: Property, cfg: argparse.Namespace, base_settings: setting
         if last_failure:
             # Hypothesis replays the minimal failing example last.
             result.failure = last_failure[-1]
+        elif last_exchange:
+            # Not a response property (e.g. the deadline, or a flaky example): show the last request.
+            result.failure = last_exchange[-1]
+            result.failure.problem = "not a response property; the last request sent was"
     result.seconds = time.monotonic() - start
     return result
 
@@ -890,7 +921,7 @@ def build_properties(
             if kind == "query":
                 props.append(
                     Property(
-                        f"{role}:query:clients+shaped",
+                        f"{role}:query:shaped",
                         client,
                         shaped_connection_variables(pool).map(lambda v: (CONNECTIONS_SHAPED, v)),
                     )
@@ -926,7 +957,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="wall-clock budget for all properties; properties not started in time fail (default 150)")
     seed = p.add_mutually_exclusive_group()
     seed.add_argument("--seed", type=int, default=None, help="run with this fixed seed instead of the derandomized default")
-    seed.add_argument("--random", action="store_true", help="fresh randomness (not reproducible)")
+    seed.add_argument("--random", action="store_true", help="a fresh random seed, printed so the run can be repeated")
     p.add_argument("-k", dest="only", action="append", default=[], help="run only properties whose name contains this")
     p.add_argument("--report", default=os.environ.get("FUZZ_REPORT"), help="write a JSON report here")
     p.add_argument("--verbose", action="store_true", help="print per-property status and error-code counts")
@@ -939,9 +970,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     cfg = parse_args(argv)
     run_start = time.monotonic()
+    if cfg.random:
+        # Fresh randomness, but printed, so a failing run can be repeated with --seed.
+        cfg.seed = random.SystemRandom().getrandbits(32)
 
     # Keep Hypothesis' files out of the repository.
     home = tempfile.mkdtemp(prefix="fuzz-hypothesis-")
+    atexit.register(shutil.rmtree, home, True)
     try:
         hypothesis.configuration.set_hypothesis_home_dir(home)
     except AttributeError:
@@ -960,7 +995,7 @@ def main(argv: list[str]) -> int:
     base_settings = settings(
         max_examples=cfg.examples,
         deadline=cfg.deadline_ms,
-        derandomize=cfg.seed is None and not cfg.random,
+        derandomize=cfg.seed is None,
         database=None,
         phases=phases,
         print_blob=False,
@@ -998,7 +1033,7 @@ def main(argv: list[str]) -> int:
         return 2
 
     props = build_properties(schema, clients, pool, cfg.only)
-    seed_text = f"seed {cfg.seed}" if cfg.seed is not None else ("random" if cfg.random else "derandomized")
+    seed_text = "derandomized" if cfg.seed is None else f"seed {cfg.seed}{' (random; rerun with --seed)' if cfg.random else ''}"
     print(
         f"fuzz: {len(props)} properties x {cfg.examples} examples against {cfg.url} ({seed_text}, hypothesis "
         f"{hypothesis.__version__}); pool: {len(pool.client_ids)} client ids, {len(pool.node_ids)} node ids, "
@@ -1042,7 +1077,7 @@ def main(argv: list[str]) -> int:
                 {
                     "url": cfg.url,
                     "seed": cfg.seed,
-                    "derandomized": cfg.seed is None and not cfg.random,
+                    "derandomized": cfg.seed is None,
                     "examples_per_property": cfg.examples,
                     "requests": total_requests,
                     "seconds": round(total_s, 1),

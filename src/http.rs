@@ -81,8 +81,22 @@ impl AppState {
         introspection: bool,
         graphiql_assets: Option<PathBuf>,
     ) -> Arc<Self> {
+        Self::with_schema(db, auth, metrics, limits, introspection, graphiql_assets, |b| b)
+    }
+
+    /// [`AppState::new`], letting the caller add to the schema (tests inject
+    /// faults through an extension this way).
+    pub fn with_schema(
+        db: DatabaseConnection,
+        auth: Authenticator,
+        metrics: Arc<Metrics>,
+        limits: Limits,
+        introspection: bool,
+        graphiql_assets: Option<PathBuf>,
+        extend: impl FnOnce(graphql::AppSchemaBuilder) -> graphql::AppSchemaBuilder,
+    ) -> Arc<Self> {
         let env = Env { db: db.clone(), limits: limits.clone(), metrics: metrics.clone() };
-        let schema = graphql::build(&limits, Some(env), introspection);
+        let schema = extend(graphql::builder(&limits, introspection)).data(env).finish();
         Arc::new(AppState { rate: RateLimits::new(&limits), db, auth, schema, metrics, limits, graphiql_assets })
     }
 

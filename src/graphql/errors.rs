@@ -72,23 +72,32 @@ impl OperationSlot {
 pub struct DocumentRules {
     pub max_aliases: usize,
     pub max_directives: usize,
+    /// `false` (`--no-introspection`): `__schema` and `__type` are refused
+    /// with a clear error instead of quietly answering null.
+    pub introspection: bool,
 }
 
 impl ExtensionFactory for DocumentRules {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentRulesExt { max_aliases: self.max_aliases, max_directives: self.max_directives })
+        Arc::new(DocumentRulesExt {
+            max_aliases: self.max_aliases,
+            max_directives: self.max_directives,
+            introspection: self.introspection,
+        })
     }
 }
 
 struct DocumentRulesExt {
     max_aliases: usize,
     max_directives: usize,
+    introspection: bool,
 }
 
 #[derive(Default)]
 struct Tally {
     aliases: usize,
     directives: usize,
+    introspection: bool,
 }
 
 fn tally(set: &SelectionSet, t: &mut Tally) {
@@ -97,6 +106,7 @@ fn tally(set: &SelectionSet, t: &mut Tally) {
             Selection::Field(f) => {
                 t.aliases += usize::from(f.node.alias.is_some());
                 t.directives += f.node.directives.len();
+                t.introspection |= matches!(f.node.name.node.as_str(), "__schema" | "__type");
                 tally(&f.node.selection_set.node, t);
             }
             Selection::FragmentSpread(s) => t.directives += s.node.directives.len(),
@@ -145,6 +155,12 @@ impl Extension for DocumentRulesExt {
                     format!("too many directives: {} (at most {})", t.directives, self.max_directives),
                     None,
                 ),
+                Code::GraphqlValidationFailed,
+            ));
+        }
+        if t.introspection && !self.introspection {
+            return Err(with_code(
+                ServerError::new("introspection is disabled on this server", None),
                 Code::GraphqlValidationFailed,
             ));
         }

@@ -11,23 +11,34 @@ use crate::config::Limits;
 use async_graphql::{EmptySubscription, SDLExportOptions, Schema};
 
 pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type AppSchemaBuilder = async_graphql::SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription>;
 
 /// Build the schema with the configured limits. `env` is `None` only for
 /// exporting the SDL.
 pub fn build(limits: &Limits, env: Option<context::Env>, introspection: bool) -> AppSchema {
+    let mut b = builder(limits, introspection);
+    if let Some(env) = env {
+        b = b.data(env);
+    }
+    b.finish()
+}
+
+/// The schema with its limits and extensions, before data is attached.
+pub fn builder(limits: &Limits, introspection: bool) -> AppSchemaBuilder {
     let mut b = Schema::build(query::Query, mutation::Mutation, EmptySubscription)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
         .limit_directives(limits.directives)
         .disable_suggestions()
-        .extension(errors::DocumentRules { max_aliases: limits.aliases, max_directives: limits.directives });
+        .extension(errors::DocumentRules {
+            max_aliases: limits.aliases,
+            max_directives: limits.directives,
+            introspection,
+        });
     if !introspection {
         b = b.disable_introspection();
     }
-    if let Some(env) = env {
-        b = b.data(env);
-    }
-    b.finish()
+    b
 }
 
 /// The SDL that `export-schema` prints and `schema.graphql` holds.

@@ -5,6 +5,7 @@
 
 use partner_clients::auth::Authenticator;
 use partner_clients::config::{DbArgs, JwtArgs, Limits, Secret};
+use partner_clients::graphql::AppSchemaBuilder;
 use partner_clients::http::{router, AppState};
 use partner_clients::metrics::Metrics;
 use partner_clients::service::admin;
@@ -50,7 +51,10 @@ pub struct Options {
     pub jwt: JwtArgs,
     pub limits: Limits,
     pub introspection: bool,
-    pub db_url_override: Option<String>,
+    /// Reach PostgreSQL through a [`TcpProxy`] on this port.
+    pub proxy_port: Option<u16>,
+    pub statement_timeout_secs: u64,
+    pub extend_schema: fn(AppSchemaBuilder) -> AppSchemaBuilder,
 }
 
 impl Default for Options {
@@ -60,7 +64,9 @@ impl Default for Options {
             // Tests hammer one principal; the rate-limit tests set their own.
             limits: Limits { requests_per_minute: 100_000, mutations_per_minute: 100_000, ..Limits::DEFAULT },
             introspection: true,
-            db_url_override: None,
+            proxy_port: None,
+            statement_timeout_secs: 5,
+            extend_schema: |b| b,
         }
     }
 }
@@ -108,6 +114,62 @@ pub async fn spawn_postgres() -> Option<TestApp> {
     spawn_with(Backend::Postgres, Options::default()).await
 }
 
+/// The same PostgreSQL URL with `127.0.0.1:port` as its host.
+fn via_port(url: &str, port: u16) -> String {
+    let (scheme, rest) = url.split_once("://").expect("scheme");
+    let (authority, path) = rest.split_once('/').expect("path");
+    let creds = authority.rsplit_once('@').map(|(c, _)| format!("{c}@")).unwrap_or_default();
+    format!("{scheme}://{creds}127.0.0.1:{port}/{path}")
+}
+
+/// A TCP proxy in front of PostgreSQL that a test can take down (refusing
+/// new connections and cutting open ones) and bring back.
+pub struct TcpProxy {
+    pub port: u16,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    conns: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: &'static str) -> TcpProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let conns: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Default::default();
+        let (up2, conns2) = (up.clone(), conns.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(std::sync::atomic::Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                conns2.lock().unwrap().push(task);
+            }
+        });
+        TcpProxy { port, up, conns }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+        if !up {
+            for t in self.conns.lock().unwrap().drain(..) {
+                t.abort();
+            }
+        }
+    }
+}
+
+/// A fresh PostgreSQL database that the app reaches through a proxy port.
+pub async fn spawn_postgres_via(port: u16, mut opts: Options, _base: &str) -> TestApp {
+    opts.proxy_port = Some(port);
+    spawn_with(Backend::Postgres, opts).await.expect("TEST_DATABASE_URL")
+}
+
 fn with_db_name(url: &str, name: &str) -> String {
     let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
     let (prefix, _) = base.rsplit_once('/').expect("database url has a path");
@@ -139,19 +201,22 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
         }
     };
     let metrics = Arc::new(Metrics::new());
-    let db_args = DbArgs::for_url(opts.db_url_override.clone().unwrap_or_else(|| url.clone()));
-    let db = partner_clients::db::connect(&DbArgs::for_url(url), Some(metrics.clone())).await.unwrap();
+    let app_url = match opts.proxy_port {
+        Some(port) => via_port(&url, port),
+        None => url.clone(),
+    };
+    let mut db_args = DbArgs::for_url(app_url);
+    db_args.db_statement_timeout_secs = opts.statement_timeout_secs;
+    // The test's own connection (fixtures, migrations) is not counted in the
+    // app's metrics.
+    let db = partner_clients::db::connect(&DbArgs::for_url(url), None).await.unwrap();
     {
         use migration::MigratorTrait;
         migration::Migrator::up(&db, None).await.unwrap();
     }
-    let app_db = if opts.db_url_override.is_some() {
-        partner_clients::db::connect(&db_args, Some(metrics.clone())).await.unwrap()
-    } else {
-        db.clone()
-    };
+    let app_db = partner_clients::db::connect(&db_args, Some(metrics.clone())).await.unwrap();
     let auth = Authenticator::from_args(&opts.jwt, false).unwrap();
-    let state = AppState::new(app_db, auth, metrics, opts.limits, opts.introspection, None);
+    let state = AppState::with_schema(app_db, auth, metrics, opts.limits, opts.introspection, None, opts.extend_schema);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = router(state.clone());

@@ -6,5 +6,6 @@ mod helpers;
 mod assignments;
 mod auth;
 mod clients;
+mod hardening;
 mod provisioning;
 mod schema;
