@@ -32,8 +32,9 @@ run). String, ID and Int arguments are drawn from a mix of values the server
 really has (client ids, global ids, cursors, discovered at start), forged ids
 and cursors, edge cases and random text.
 
-Reproducible by default (derandomized: the same examples on every run); pass
---seed N for another fixed seed or --random for fresh randomness. Bounded by
+Reproducible by default (derandomized: the same choices on every run against
+the same demo data; global ids differ between demo servers); pass --seed N for
+another fixed seed, or --random for a fresh seed that is printed. Bounded by
 --examples per property, a per-example --deadline-ms, a --shrink-seconds cap
 and a --budget-s wall-clock budget for the whole run.
 

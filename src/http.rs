@@ -212,6 +212,9 @@ async fn graphql_post(State(state): State<Arc<AppState>>, headers: HeaderMap, bo
             )
         }
     };
+    if request.query.trim().is_empty() {
+        return refuse(StatusCode::BAD_REQUEST, Code::BadUserInput, "the body has no `query`", gql_media);
+    }
     execute(&state, &headers, request, Method::POST, gql_media).await
 }
 

@@ -1,16 +1,27 @@
+use clap::error::ErrorKind;
 use clap::Parser;
 use partner_clients::cli::{run, Cli};
+use std::process::ExitCode;
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => e.exit(),
+        Err(e) => {
+            // One line: clap's reason, without the usage block.
+            let msg = e.to_string();
+            eprintln!("{}", msg.lines().next().unwrap_or("invalid arguments").trim());
+            return ExitCode::from(2);
+        }
+    };
     partner_clients::telemetry::init(&cli.log_format);
     match run(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line: the error and its causes.
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }

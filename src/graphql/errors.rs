@@ -191,3 +191,21 @@ impl Extension for DocumentRulesExt {
         next.run(ctx, operation_name).await
     }
 }
+
+/// Resolve a nullable field the GraphQL way: an error makes this field
+/// `null` (the key stays in the response) and is reported at its path,
+/// while its siblings resolve normally. Returning `Err` instead would null
+/// the nearest nullable *ancestor*.
+pub fn nullable<T>(
+    ctx: &async_graphql::Context<'_>,
+    r: Result<Option<T>, AppError>,
+) -> async_graphql::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let err = async_graphql::Error::from(e).into_server_error(ctx.item.pos);
+            ctx.add_error(ctx.set_error_path(err));
+            Ok(None)
+        }
+    }
+}

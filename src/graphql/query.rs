@@ -1,8 +1,10 @@
 //! The read side. Resolvers read the context, call a service, wrap rows.
 
 use super::context::{env, principal};
+use super::errors::nullable;
 use super::ids::{self, Kind};
 use super::types::*;
+use crate::error::AppError;
 use crate::page::PageArgs;
 use crate::service::{audit, clients, users};
 use async_graphql::{Context, Object, Result, ID};
@@ -66,35 +68,16 @@ impl Query {
     /// One client by its clientId: `null` and NOT_FOUND when it does not
     /// exist or is not visible to the viewer (the two are indistinguishable).
     async fn client(&self, ctx: &Context<'_>, client_id: String) -> Result<Option<Client>> {
-        let (env, p) = (env(ctx)?, principal(ctx)?);
-        Ok(Some(Client(clients::get(&env.db, p, &client_id).await?)))
+        let run = async {
+            let (env, p) = (env(ctx)?, principal(ctx)?);
+            Ok(Some(Client(clients::get(&env.db, p, &client_id).await?)))
+        };
+        nullable(ctx, run.await)
     }
 
     /// Any object by global id; `null` when absent or not visible.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        let (env, p) = (env(ctx)?, principal(ctx)?);
-        let Some((kind, key)) = ids::decode(&id) else {
-            return Ok(None);
-        };
-        let uuid = || uuid::Uuid::parse_str(&key).ok();
-        Ok(match kind {
-            Kind::Client => match uuid() {
-                Some(u) => clients::find_by_uuid(&env.db, p, u).await?.map(|c| Node::Client(Client(c))),
-                None => None,
-            },
-            Kind::PartnerUser => match uuid() {
-                Some(u) => users::find(&env.db, p, u).await?.map(|u| Node::PartnerUser(PartnerUser(u))),
-                None => None,
-            },
-            Kind::Partner => match uuid() {
-                Some(u) if u == p.partner_id => Some(Node::Partner(Partner(users::own_partner(&env.db, p).await?))),
-                _ => None,
-            },
-            Kind::AuditEvent => match key.parse::<i64>() {
-                Ok(n) => audit::find(&env.db, p, n).await?.map(|e| Node::AuditEvent(AuditEvent(e))),
-                Err(_) => None,
-            },
-        })
+        nullable(ctx, node(ctx, &id).await)
     }
 
     /// What this page does not do: each goes through an AiDial workflow.
@@ -104,4 +87,30 @@ impl Query {
             .map(|(kind, description)| EscalationBoundary { kind: (*kind).into(), description: (*description).into() })
             .collect()
     }
+}
+
+async fn node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, AppError> {
+    let (env, p) = (env(ctx)?, principal(ctx)?);
+    let Some((kind, key)) = ids::decode(id) else {
+        return Ok(None);
+    };
+    let uuid = || uuid::Uuid::parse_str(&key).ok();
+    Ok(match kind {
+        Kind::Client => match uuid() {
+            Some(u) => clients::find_by_uuid(&env.db, p, u).await?.map(|c| Node::Client(Client(c))),
+            None => None,
+        },
+        Kind::PartnerUser => match uuid() {
+            Some(u) => users::find(&env.db, p, u).await?.map(|u| Node::PartnerUser(PartnerUser(u))),
+            None => None,
+        },
+        Kind::Partner => match uuid() {
+            Some(u) if u == p.partner_id => Some(Node::Partner(Partner(users::own_partner(&env.db, p).await?))),
+            _ => None,
+        },
+        Kind::AuditEvent => match key.parse::<i64>() {
+            Ok(n) => audit::find(&env.db, p, n).await?.map(|e| Node::AuditEvent(AuditEvent(e))),
+            Err(_) => None,
+        },
+    })
 }

@@ -2,6 +2,7 @@
 //! from the entities so that a new column never becomes API by accident.
 
 use super::context::{env, loaders, principal};
+use super::errors::nullable;
 use super::ids::{self, Kind};
 use crate::domain::{self, SearchTerm};
 use crate::error::AppError;
@@ -248,21 +249,18 @@ impl Client {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<PartnerUserConnection>> {
-        let (env, p) = (env(ctx)?, principal(ctx)?);
-        let search = search_term(search.as_deref())?;
-        let page = users::list_eligible(
-            &env.db,
-            p,
-            self.0.id,
-            search.as_ref(),
-            &page_args(first, after),
-            env.limits.max_page_size,
-        )
-        .await?;
-        Ok(Some(PartnerUserConnection::new(
-            page.map(|u| (users::eligible_cursor(&u), PartnerUser(u))),
-            Count::Eligible { client_uuid: self.0.id, search },
-        )))
+        let run = async {
+            let (env, p) = (env(ctx)?, principal(ctx)?);
+            let search = search_term(search.as_deref())?;
+            let args = page_args(first, after);
+            let page =
+                users::list_eligible(&env.db, p, self.0.id, search.as_ref(), &args, env.limits.max_page_size).await?;
+            Ok(Some(PartnerUserConnection::new(
+                page.map(|u| (users::eligible_cursor(&u), PartnerUser(u))),
+                Count::Eligible { client_uuid: self.0.id, search },
+            )))
+        };
+        nullable(ctx, run.await)
     }
     /// What happened to this client, newest first. Partner administrators
     /// only: `null` and FORBIDDEN for partner users.
@@ -273,13 +271,16 @@ impl Client {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<AuditEventConnection>> {
-        let (env, p) = (env(ctx)?, principal(ctx)?);
-        let page =
-            audit::list_for_client(&env.db, p, self.0.id, &page_args(first, after), env.limits.max_page_size).await?;
-        Ok(Some(AuditEventConnection::new(
-            page.map(|e| (audit::cursor(&e), AuditEvent(e))),
-            Count::Audit { client_uuid: self.0.id },
-        )))
+        let run = async {
+            let (env, p) = (env(ctx)?, principal(ctx)?);
+            let args = page_args(first, after);
+            let page = audit::list_for_client(&env.db, p, self.0.id, &args, env.limits.max_page_size).await?;
+            Ok(Some(AuditEventConnection::new(
+                page.map(|e| (audit::cursor(&e), AuditEvent(e))),
+                Count::Audit { client_uuid: self.0.id },
+            )))
+        };
+        nullable(ctx, run.await)
     }
 }
 

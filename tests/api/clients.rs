@@ -74,7 +74,7 @@ async fn scope_matrix(app: TestApp) {
     // Out of scope answers exactly as absent: data, message, code, path.
     let absent = app.gql(&w.cleo.token, CLIENT, json!({ "c": "nosuch" })).await;
     assert_eq!(absent.codes(), ["NOT_FOUND"]);
-    assert_eq!(absent.data()["client"], Value::Null);
+    assert_eq!(absent.body["data"], json!({ "client": null }));
     assert_eq!(absent.errors()[0]["path"], json!(["client"]));
     for (who, client_id) in [(&w.cleo, "bravo"), (&w.ben, "bravo"), (&w.bo, "acme"), (&w.ada, "zulu")] {
         let r = app.gql(&who.token, CLIENT, json!({ "c": client_id })).await;
@@ -367,7 +367,47 @@ async fn constant_statements_per_page(app: TestApp) {
     assert!(costs[2] <= 5, "{costs:?}");
 }
 
+/// Response keys come in the order the query selected them.
+async fn response_follows_selection_order(app: TestApp) {
+    let w = world(&app).await;
+    let q = "{ viewer { user { email } role permissions { canViewContactDetails canProvisionClients } partner { slug } } escalationBoundaries { description kind } }";
+    for _ in 0..5 {
+        let text = app
+            .http
+            .post(app.url("/graphql"))
+            .bearer_auth(&w.ada.token)
+            .json(&json!({ "query": q }))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let keys: Vec<&str> =
+            text.split('"').skip(1).step_by(2).filter(|k| k.chars().all(|c| c.is_ascii_alphabetic())).collect();
+        let head: Vec<&str> = keys.iter().copied().take(10).collect();
+        assert_eq!(
+            head,
+            [
+                "data",
+                "viewer",
+                "user",
+                "email",
+                "role",
+                "permissions",
+                "canViewContactDetails",
+                "canProvisionClients",
+                "partner",
+                "slug"
+            ],
+            "{text}"
+        );
+        assert!(text.find("\"description\"").unwrap() < text.find("\"kind\"").unwrap());
+    }
+}
+
 db_tests!(
+    response_follows_selection_order,
     scope_matrix,
     masking_for_partner_users,
     search_rules,

@@ -5,6 +5,7 @@ mod helpers;
 
 mod assignments;
 mod auth;
+mod cli;
 mod clients;
 mod hardening;
 mod provisioning;
