@@ -156,16 +156,6 @@ impl<T> Page<T> {
     }
 }
 
-/// The complexity of a connection field: its page size × the cost of its
-/// selection, plus one. The size is clamped to the default page limit, so an
-/// out-of-range `first` is refused as BAD_USER_INPUT by the resolver rather
-/// than as a complexity error.
-pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
-    let cap = crate::config::Limits::DEFAULT.max_page_size as i32;
-    let size = first.or(last).unwrap_or(crate::config::Limits::DEFAULT_PAGE_SIZE as i32).clamp(0, cap);
-    (size as usize).saturating_mul(child_complexity).saturating_add(1)
-}
-
 /// A column of `E` as an expression, for [`Keyset::columns`].
 pub fn col<C: IntoIden>(c: C) -> SimpleExpr {
     Expr::col(c).into()

@@ -12,7 +12,7 @@ use crate::error::{AppError, Code};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
 };
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
 use std::sync::{Arc, Mutex};
 
@@ -67,69 +67,17 @@ impl OperationSlot {
     }
 }
 
-/// Codes for parse and validation errors, and the alias and directive limits
-/// that async-graphql does not have.
-pub struct DocumentRules {
-    pub max_aliases: usize,
-    pub max_directives: usize,
-    /// `false` (`--no-introspection`): `__schema` and `__type` are refused
-    /// with a clear error instead of quietly answering null.
-    pub introspection: bool,
-}
+/// Codes for parse and validation errors, and the document limits of
+/// [`super::limits`], checked right after parsing.
+pub struct DocumentRules(pub Arc<super::limits::Rules>);
 
 impl ExtensionFactory for DocumentRules {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentRulesExt {
-            max_aliases: self.max_aliases,
-            max_directives: self.max_directives,
-            introspection: self.introspection,
-        })
+        Arc::new(DocumentRulesExt(self.0.clone()))
     }
 }
 
-struct DocumentRulesExt {
-    max_aliases: usize,
-    max_directives: usize,
-    introspection: bool,
-}
-
-#[derive(Default)]
-struct Tally {
-    aliases: usize,
-    directives: usize,
-    introspection: bool,
-}
-
-fn tally(set: &SelectionSet, t: &mut Tally) {
-    for sel in &set.items {
-        match &sel.node {
-            Selection::Field(f) => {
-                t.aliases += usize::from(f.node.alias.is_some());
-                t.directives += f.node.directives.len();
-                t.introspection |= matches!(f.node.name.node.as_str(), "__schema" | "__type");
-                tally(&f.node.selection_set.node, t);
-            }
-            Selection::FragmentSpread(s) => t.directives += s.node.directives.len(),
-            Selection::InlineFragment(i) => {
-                t.directives += i.node.directives.len();
-                tally(&i.node.selection_set.node, t);
-            }
-        }
-    }
-}
-
-fn count(doc: &ExecutableDocument) -> Tally {
-    let mut t = Tally::default();
-    for (_, op) in doc.operations.iter() {
-        t.directives += op.node.directives.len();
-        tally(&op.node.selection_set.node, &mut t);
-    }
-    for frag in doc.fragments.values() {
-        t.directives += frag.node.directives.len();
-        tally(&frag.node.selection_set.node, &mut t);
-    }
-    t
-}
+struct DocumentRulesExt(Arc<super::limits::Rules>);
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for DocumentRulesExt {
@@ -141,29 +89,7 @@ impl Extension for DocumentRulesExt {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await.map_err(|e| with_code(e, Code::GraphqlParseFailed))?;
-        // Counted over the whole document, fragments included.
-        let t = count(&doc);
-        if t.aliases > self.max_aliases {
-            return Err(with_code(
-                ServerError::new(format!("too many aliases: {} (at most {})", t.aliases, self.max_aliases), None),
-                Code::GraphqlValidationFailed,
-            ));
-        }
-        if t.directives > self.max_directives {
-            return Err(with_code(
-                ServerError::new(
-                    format!("too many directives: {} (at most {})", t.directives, self.max_directives),
-                    None,
-                ),
-                Code::GraphqlValidationFailed,
-            ));
-        }
-        if t.introspection && !self.introspection {
-            return Err(with_code(
-                ServerError::new("introspection is disabled on this server", None),
-                Code::GraphqlValidationFailed,
-            ));
-        }
+        self.0.check(&doc, variables)?;
         Ok(doc)
     }
 

@@ -3,6 +3,7 @@
 pub mod context;
 pub mod errors;
 pub mod ids;
+pub mod limits;
 pub mod mutation;
 pub mod query;
 pub mod types;
@@ -25,16 +26,10 @@ pub fn build(limits: &Limits, env: Option<context::Env>, introspection: bool) ->
 
 /// The schema with its limits and extensions, before data is attached.
 pub fn builder(limits: &Limits, introspection: bool) -> AppSchemaBuilder {
+    // Depth, complexity, aliases and directives: see `limits` (one walk, our rules).
     let mut b = Schema::build(query::Query, mutation::Mutation, EmptySubscription)
-        .limit_depth(limits.depth)
-        .limit_complexity(limits.complexity)
-        .limit_directives(limits.directives)
         .disable_suggestions()
-        .extension(errors::DocumentRules {
-            max_aliases: limits.aliases,
-            max_directives: limits.directives,
-            introspection,
-        });
+        .extension(errors::DocumentRules(std::sync::Arc::new(limits::Rules::new(limits, introspection))));
     if !introspection {
         b = b.disable_introspection();
     }

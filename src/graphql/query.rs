@@ -45,7 +45,6 @@ impl Query {
     /// The viewer's clients: every client of the partner for administrators,
     /// assigned clients for partner users. Page with `first`/`after` or
     /// `last`/`before` (default 20, at most 100).
-    #[graphql(complexity = "crate::page::page_cost(first, last, child_complexity)")]
     async fn clients(
         &self,
         ctx: &Context<'_>,

@@ -240,7 +240,6 @@ impl Client {
     /// Active users of the partner not yet assigned to this client, by
     /// e-mail address. Partner administrators only: `null` and FORBIDDEN
     /// for partner users.
-    #[graphql(complexity = "crate::page::page_cost(first, None, child_complexity)")]
     async fn eligible_users(
         &self,
         ctx: &Context<'_>,
@@ -264,7 +263,6 @@ impl Client {
     }
     /// What happened to this client, newest first. Partner administrators
     /// only: `null` and FORBIDDEN for partner users.
-    #[graphql(complexity = "crate::page::page_cost(first, None, child_complexity)")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,

@@ -59,11 +59,25 @@ async fn classic_attack_probes(app: TestApp) {
     // Circular introspection and deep nesting.
     let circular = "{ __schema { types { fields { type { fields { type { fields { type { fields { type { name } } } } } } } } } } }";
     refused(&app.gql(t, circular, json!({})).await, "circular introspection");
+    // GraphiQL's own introspection query (graphql-js getIntrospectionQuery)
+    // is 13 levels deep and must work.
+    let r = app.gql(t, INTROSPECTION_QUERY, json!({})).await;
+    assert!(r.ok()["__schema"]["types"].as_array().unwrap().len() > 20);
+    // Circular introspection through other fan-out fields.
+    let circular2 = "{ __schema { types { possibleTypes { possibleTypes { name } } } } }";
+    refused(&app.gql(t, circular2, json!({})).await, "circular possibleTypes");
+
     // The deepest real path (8 levels) is fine when cheap.
     let deep = "{ clients(first: 1) { edges { node { auditEvents(first: 1) { edges { node { actor { id } } } } } } } }";
     app.gql(t, deep, json!({})).await.ok();
 
-    // Complexity: a connection costs first × its selection.
+    // Complexity: a connection costs first × its per-item selection, plus
+    // its connection-level fields once: a full page of 100 fits.
+    let page = "{ clients(first: 100) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { id clientId businessName status } } } }";
+    app.gql(t, page, json!({})).await.ok();
+    let page_var = "query($n: Int) { clients(first: $n) { nodes { clientId businessName webDomain timezone status contactName businessEmail createdAt updatedAt supportContactRequired } } }";
+    app.gql(t, page_var, json!({ "n": 80 })).await.ok();
+    refused(&app.gql(t, page_var, json!({ "n": 100 })).await, "complexity via a variable");
     let costly = "{ clients(first: 100) { nodes { clientId businessName webDomain timezone status contactName businessEmail createdAt updatedAt supportContactRequired assignments { supportContact } } } }";
     refused(&app.gql(t, costly, json!({})).await, "complexity");
 
@@ -259,6 +273,40 @@ db_tests!(
     request_timeout_rolls_back,
     panics_are_internal_and_contained,
 );
+
+/// Limits are configuration: a lower depth limit applies.
+#[tokio::test]
+async fn depth_limit_is_configurable() {
+    let mut opts = Options::default();
+    opts.limits.depth = 3;
+    let app = spawn_with(Backend::Sqlite, opts).await.unwrap();
+    let ada = admin(&app).await;
+    app.gql(&ada.token, "{ viewer { user { email } } }", json!({})).await.ok();
+    let r = app.gql(&ada.token, "{ clients { nodes { assignments { supportContact } } } }", json!({})).await;
+    assert_eq!(r.codes(), ["GRAPHQL_VALIDATION_FAILED"]);
+    assert!(r.errors()[0]["message"].as_str().unwrap().contains("too deep"));
+}
+
+const INTROSPECTION_QUERY: &str = "query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
+}";
 
 #[tokio::test]
 async fn no_introspection_flag_turns_it_off() {
