@@ -36,6 +36,8 @@ use uuid::Uuid;
 
 const REQUEST_ID: &str = "x-request-id";
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+/// The operation label of requests refused before their document was read.
+const UNPARSED: &str = "-";
 
 /// Per-principal limits. Each replica keeps its own counts.
 pub struct RateLimits {
@@ -115,6 +117,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let mut r = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics));
     if let Some(dir) = &state.graphiql_assets {
@@ -134,10 +137,6 @@ pub fn router(state: Arc<AppState>) -> Router {
             )
         }))
         .layer(SetRequestIdLayer::new(header::HeaderName::from_static(REQUEST_ID), MakeRequestUuid))
-}
-
-fn request_id(headers: &HeaderMap) -> String {
-    headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
 }
 
 fn wants_graphql_response(headers: &HeaderMap) -> bool {
@@ -270,11 +269,10 @@ async fn execute(
     gql_media: bool,
 ) -> Response {
     let started = Instant::now();
-    let rid = request_id(headers);
     let span = tracing::Span::current();
 
     if request.query.chars().count() > state.limits.query_chars {
-        state.metrics.observe_request("", Code::GraphqlValidationFailed.as_str(), 0.0);
+        state.metrics.observe_request(UNPARSED, Code::GraphqlValidationFailed.as_str(), 0.0);
         let msg = format!("query document is longer than {} characters", state.limits.query_chars);
         return refuse(StatusCode::BAD_REQUEST, Code::GraphqlValidationFailed, &msg, gql_media);
     }
@@ -283,8 +281,8 @@ async fn execute(
     let principal = match state.auth.authenticate(&state.db, authz).await {
         Ok(p) => p,
         Err(e) => {
-            state.metrics.observe_request("", e.code().as_str(), started.elapsed().as_secs_f64());
-            tracing::info!(request_id = %rid, reason = %e.detail(), "request refused");
+            state.metrics.observe_request(UNPARSED, e.code().as_str(), started.elapsed().as_secs_f64());
+            tracing::info!(reason = %e.detail(), "request refused");
             let mut resp = refuse(app_error_status(&e), e.code(), &e.to_string(), gql_media);
             if matches!(e, AppError::Unauthenticated) {
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -312,7 +310,7 @@ async fn execute(
                 e,
                 Code::GraphqlParseFailed,
             )]);
-            state.metrics.observe_request("", Code::GraphqlParseFailed.as_str(), started.elapsed().as_secs_f64());
+            state.metrics.observe_request(UNPARSED, Code::GraphqlParseFailed.as_str(), started.elapsed().as_secs_f64());
             return reply(if gql_media { StatusCode::BAD_REQUEST } else { StatusCode::OK }, &resp, gql_media);
         }
     };
@@ -344,17 +342,17 @@ async fn execute(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            tracing::error!(request_id = %rid, panic = %what, "resolver panicked");
+            tracing::error!(panic = %what, "resolver panicked");
             error_response(Code::Internal, "internal error")
         }
         Err(_) => {
-            tracing::warn!(request_id = %rid, "request timed out");
+            tracing::warn!("request timed out");
             error_response(Code::Timeout, AppError::Timeout.to_string())
         }
     };
-    finalize(&mut resp, &rid);
+    finalize(&mut resp);
 
-    let operation = slot.get().unwrap_or_default();
+    let operation = slot.get().unwrap_or_else(|| "anonymous".to_owned());
     span.record("operation", tracing::field::display(&operation));
     let outcome = resp
         .errors
@@ -366,7 +364,6 @@ async fn execute(
     let elapsed = started.elapsed();
     state.metrics.observe_request(&operation, &outcome, elapsed.as_secs_f64());
     tracing::info!(
-        request_id = %rid,
         operation = %operation,
         outcome = %outcome,
         duration_ms = elapsed.as_millis() as u64,
@@ -461,7 +458,8 @@ query Viewer {
         defaultQuery,
         defaultHeaders: '{"Authorization": "Bearer <paste token here>"}',
         defaultEditorToolsVisibility: 'headers',
-        shouldPersistHeaders: true,
+        // Tokens stay out of localStorage.
+        shouldPersistHeaders: false,
       })
     );
   </script>

@@ -25,8 +25,9 @@ fn has_code(e: &ServerError) -> bool {
     e.extensions.as_ref().is_some_and(|x| x.get("code").is_some())
 }
 
-/// Set the code of every error in a response, masking internals.
-pub fn finalize(resp: &mut Response, request_id: &str) {
+/// Set the code of every error in a response, masking internals. Causes
+/// are logged inside the request's span, which carries its request id.
+pub fn finalize(resp: &mut Response) {
     for e in resp.errors.iter_mut() {
         if has_code(e) {
             continue;
@@ -35,12 +36,12 @@ pub fn finalize(resp: &mut Response, request_id: &str) {
             Some(app) => {
                 match app {
                     AppError::Internal(_) => {
-                        tracing::error!(request_id, error = %app.detail(), path = ?e.path, "internal error")
+                        tracing::error!(error = %app.detail(), path = ?e.path, "internal error")
                     }
                     AppError::Unavailable(_) | AppError::Timeout => {
-                        tracing::warn!(request_id, error = %app.detail(), "request failed")
+                        tracing::warn!(error = %app.detail(), "request failed")
                     }
-                    _ => tracing::debug!(request_id, error = %app.detail(), "refused"),
+                    _ => tracing::debug!(error = %app.detail(), "refused"),
                 }
                 // The AppError's Display is already the client-safe message.
                 e.message = app.to_string();

@@ -2,9 +2,9 @@
 
 use super::admin;
 use super::clients::{recount, row_for, ProvisionInput};
-use crate::domain::ClientStatus;
+use crate::domain::{AuditAction, ClientStatus};
 use anyhow::{anyhow, Result};
-use entity::{client, client_assignment, partner, user};
+use entity::{audit_event, client, client_assignment, partner, user};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 
 /// A demo account and the token line printed for it.
@@ -110,6 +110,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
 
         let mut rows = Vec::new();
         let mut assignments = Vec::new();
+        let mut events = Vec::new();
         for i in 0..n_clients {
             serial += 1;
             let prefix = PREFIXES[(i * 7 + serial as usize) % PREFIXES.len()];
@@ -132,6 +133,24 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
             let created = crate::service::now() - chrono::Duration::hours((n_clients - i) as i64 * 7);
             let row = row_for(org.id, &input, status, created).map_err(|e| anyhow!("demo row invalid: {e:?}"))?;
             let client_uuid = row.id.clone().unwrap();
+            let event = |action: AuditAction, subject: Option<uuid::Uuid>, details: serde_json::Value| {
+                audit_event::ActiveModel {
+                    partner_id: Set(org.id),
+                    client_uuid: Set(Some(client_uuid)),
+                    actor_id: Set(Some(staff[0].id)),
+                    subject_user_id: Set(subject),
+                    action: Set(action.as_str().to_owned()),
+                    details: Set(details),
+                    occurred_at: Set(created),
+                    ..Default::default()
+                }
+            };
+            // The same trail the API would have written.
+            events.push(event(
+                AuditAction::ClientProvisioned,
+                None,
+                serde_json::json!({ "clientId": input.client_id }),
+            ));
             // 1-3 assignees, the first of them the support contact.
             for k in 0..(1 + i % 3).min(active.len()) {
                 let u = active[(i + k) % active.len()];
@@ -142,6 +161,11 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
                     assigned_by: Set(Some(staff[0].id)),
                     assigned_at: Set(created),
                 });
+                events.push(event(
+                    AuditAction::UserAssigned,
+                    Some(u.id),
+                    serde_json::json!({ "supportContact": k == 0 }),
+                ));
             }
             rows.push(row);
         }
@@ -150,6 +174,9 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
         }
         for chunk in assignments.chunks(100) {
             client_assignment::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
+        }
+        for chunk in events.chunks(100) {
+            audit_event::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
         }
     }
     admin::create_user(&txn, None, "owner@acme-dental.example", "Olive Owner", "customer_admin").await?;
