@@ -97,7 +97,7 @@ impl AppState {
         graphiql_assets: Option<PathBuf>,
         extend: impl FnOnce(graphql::AppSchemaBuilder) -> graphql::AppSchemaBuilder,
     ) -> Arc<Self> {
-        let env = Env { db: db.clone(), limits: limits.clone(), metrics: metrics.clone() };
+        let env = Env { db: db.clone(), limits: limits.clone(), metrics: metrics.clone(), counts: Default::default() };
         let schema = extend(graphql::builder(&limits, introspection)).data(env).finish();
         Arc::new(AppState { rate: RateLimits::new(&limits), db, auth, schema, metrics, limits, graphiql_assets })
     }

@@ -117,12 +117,18 @@ impl PageRequest {
         if let Some(b) = &self.before {
             select = select.filter(if keyset.descending { cols().gt(tuple(b)) } else { cols().lt(tuple(b)) });
         }
+        self.order(keyset, select).limit(self.limit + 1)
+    }
+
+    /// Only the order of [`PageRequest::apply`]: for an outer query that
+    /// fetches the rows a keyed inner query picked.
+    pub fn order<E: EntityTrait>(&self, keyset: &Keyset, mut select: Select<E>) -> Select<E> {
         let ascending = keyset.descending == self.backward;
         let order = if ascending { Order::Asc } else { Order::Desc };
         for c in &keyset.columns {
             select = select.order_by(c.clone(), order.clone());
         }
-        select.limit(self.limit + 1)
+        select
     }
 
     /// Trim the extra row, restore list order, and work out page info.

@@ -10,6 +10,10 @@ pub struct Model {
     pub slug: String,
     pub name: String,
     pub created_at: DateTimeUtc,
+    /// Bumped with every change to the partner's client set (provisioning,
+    /// status, assignments), in the same transaction: cached counts are
+    /// keyed by it.
+    pub clients_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -20,6 +20,7 @@ pub struct Env {
     pub db: DatabaseConnection,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
+    pub counts: Arc<crate::service::clients::CountCache>,
 }
 
 pub fn env<'a>(ctx: &Context<'a>) -> Result<&'a Env, AppError> {

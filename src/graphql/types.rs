@@ -368,7 +368,7 @@ impl Count {
     async fn run(&self, ctx: &Context<'_>) -> Result<i64> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let n = match self {
-            Count::Clients(f) => clients::count(&env.db, p, f).await?,
+            Count::Clients(f) => clients::count(&env.db, p, f, &env.counts).await?,
             Count::Eligible { client_uuid, search } => {
                 users::count_eligible(&env.db, p, *client_uuid, search.as_ref()).await?
             }

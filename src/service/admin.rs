@@ -23,6 +23,7 @@ pub async fn create_partner(db: &impl ConnectionTrait, slug: &str, name: &str) -
         slug: Set(slug.into_inner()),
         name: Set(name.into_inner()),
         created_at: Set(super::now()),
+        clients_version: Set(0),
     };
     Ok(partner::Entity::insert(row).exec_with_returning(db).await?)
 }
@@ -111,6 +112,7 @@ pub async fn set_client_status(
     let updated = client::Entity::update(am).exec(&txn).await?;
     bump_count(&txn, partner.id, old, -1).await.map_err(|e| anyhow!(e.detail()))?;
     bump_count(&txn, partner.id, status, 1).await.map_err(|e| anyhow!(e.detail()))?;
+    super::clients::bump_version(&txn, partner.id).await.map_err(|e| anyhow!(e.detail()))?;
     audit::record(
         &txn,
         audit::Event {

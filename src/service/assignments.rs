@@ -152,6 +152,7 @@ pub async fn assign(
         }))
         .exec_without_returning(&txn)
         .await?;
+        clients::bump_version(&txn, p.partner_id).await?;
         for &user_id in &new {
             audit::record(
                 &txn,
@@ -226,6 +227,7 @@ pub async fn unassign(
         return Ok(Outcome { client, errors: vec![support_required()] });
     }
     client_assignment::Entity::delete_by_id((client.id, target.user_id)).exec(&txn).await?;
+    clients::bump_version(&txn, p.partner_id).await?;
     audit::record(&txn, event(p, &client, target.user_id, AuditAction::UserUnassigned, serde_json::json!({}))).await?;
     txn.commit().await?;
     Metrics::count(&metrics.assignment_changes, "unassigned", 1);

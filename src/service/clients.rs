@@ -9,11 +9,11 @@ use crate::domain::{
 use crate::error::{AppError, Result};
 use crate::page::{col, encode_cursor, KeyPart, Keyset, Page, PageArgs, PageRequest};
 use crate::policy::{Capability, Principal};
-use entity::{client, partner_client_count};
+use entity::{client, partner, partner_client_count};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, Select, Value,
+    QueryFilter, QuerySelect, QueryTrait, Select, Value,
 };
 use uuid::Uuid;
 
@@ -110,13 +110,65 @@ pub async fn list(
 ) -> Result<Page<client::Model>> {
     let ks = keyset(order);
     let req = PageRequest::parse(args, max, crate::config::Limits::DEFAULT_PAGE_SIZE, &ks)?;
-    Ok(req.finish(req.apply(&ks, filtered(p, filter)).all(db).await?))
+    // Pick the page's ids first, then fetch those rows: on PostgreSQL the
+    // inner query is an index-only scan of (partner_id, sort_name, id)
+    // INCLUDE (status, search columns), so filtering visits no heap rows;
+    // only the page itself is read from the table.
+    let ids = req.apply(&ks, filtered(p, filter).select_only().column(client::Column::Id));
+    let rows = req.order(&ks, client::Entity::find().filter(client::Column::Id.in_subquery(ids.into_query())));
+    Ok(req.finish(rows.all(db).await?))
 }
 
 /// How many clients match, exactly. An administrator's unsearched count is
 /// read from the per-status counters (a handful of rows, whatever the size
 /// of the partner); everything else counts the matching rows.
-pub async fn count(db: &impl ConnectionTrait, p: &Principal, filter: &Filter) -> Result<u64> {
+/// Exact counts, cached under the partner's `clients_version`, which every
+/// change to the partner's client set (provisioning, status, assignments)
+/// bumps in its own transaction. A count read under version v was computed
+/// from data at least as new as v, so a cached count is never older than
+/// the version a reader sees; entries of older versions are simply never
+/// asked for again. Per process (each replica has its own), bounded.
+#[derive(Default)]
+pub struct CountCache(std::sync::Mutex<std::collections::HashMap<CountKey, u64>>);
+
+#[derive(Hash, PartialEq, Eq)]
+struct CountKey {
+    partner: Uuid,
+    version: i64,
+    /// `None`: the whole partner (administrators); else the partner user.
+    viewer: Option<Uuid>,
+    statuses: Vec<ClientStatus>,
+    search: Option<String>,
+}
+
+impl CountCache {
+    const MAX_ENTRIES: usize = 10_000;
+
+    fn get(&self, k: &CountKey) -> Option<u64> {
+        self.0.lock().ok()?.get(k).copied()
+    }
+
+    fn put(&self, k: CountKey, n: u64) {
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() >= Self::MAX_ENTRIES {
+                m.clear();
+            }
+            m.insert(k, n);
+        }
+    }
+}
+
+/// Record a change to a partner's client set, on the change's transaction.
+pub async fn bump_version(txn: &impl ConnectionTrait, partner_id: Uuid) -> Result<()> {
+    partner::Entity::update_many()
+        .col_expr(partner::Column::ClientsVersion, Expr::col(partner::Column::ClientsVersion).add(1))
+        .filter(partner::Column::Id.eq(partner_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+pub async fn count(db: &impl ConnectionTrait, p: &Principal, filter: &Filter, cache: &CountCache) -> Result<u64> {
     if filter.search.is_none() && p.can(Capability::ViewContactDetails) {
         // Administrators' scope is exactly "own partner", which the counters cover.
         let mut q =
@@ -137,7 +189,26 @@ pub async fn count(db: &impl ConnectionTrait, p: &Principal, filter: &Filter) ->
             .flatten();
         return Ok(u64::try_from(total.unwrap_or(0)).unwrap_or(0));
     }
-    Ok(filtered(p, filter).count(db).await?)
+    let version: i64 = partner::Entity::find_by_id(p.partner_id)
+        .select_only()
+        .column(partner::Column::ClientsVersion)
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or(0);
+    let key = CountKey {
+        partner: p.partner_id,
+        version,
+        viewer: (!p.can(Capability::ViewContactDetails)).then_some(p.user_id),
+        statuses: filter.statuses.clone(),
+        search: filter.search.as_ref().map(|s| s.as_str().to_owned()),
+    };
+    if let Some(n) = cache.get(&key) {
+        return Ok(n);
+    }
+    let n = filtered(p, filter).count(db).await?;
+    cache.put(key, n);
+    Ok(n)
 }
 
 pub async fn find(db: &impl ConnectionTrait, p: &Principal, client_id: &str) -> Result<Option<client::Model>> {
@@ -327,6 +398,7 @@ pub async fn provision(db: &DatabaseConnection, p: &Principal, input: &Provision
         return Ok(same_or_taken(&new, existing));
     }
     bump_count(&txn, p.partner_id, ClientStatus::Provisioned, 1).await?;
+    bump_version(&txn, p.partner_id).await?;
     let created = client::Entity::find_by_id(id)
         .one(&txn)
         .await?

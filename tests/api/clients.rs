@@ -230,15 +230,65 @@ async fn status_filter_and_counts(app: TestApp) {
     assert_eq!(count(&ada, q(json!(["OFFBOARDED"]))).await, 1);
     assert_eq!(count(&ada, json!({})).await, 4);
 
-    // totalCount costs a query only when selected.
+    // totalCount costs queries only when selected: the partner's data
+    // version and, the first time for that version, the count itself.
     let without = "{ clients { edges { node { clientId } } } }";
     let with = "{ clients { totalCount edges { node { clientId } } } }";
-    let s0 = app.statements().await;
-    app.gql(&ben.token, without, json!({})).await.ok();
-    let s1 = app.statements().await;
-    app.gql(&ben.token, with, json!({})).await.ok();
-    let s2 = app.statements().await;
-    assert_eq!((s2 - s1) - (s1 - s0), 1, "totalCount adds exactly one statement");
+    let cost = |q: &'static str| {
+        let (t, app) = (ben.token.clone(), &app);
+        async move {
+            let s0 = app.statements().await;
+            let n = app.gql(&t, q, json!({})).await.ok()["clients"]["totalCount"].as_i64();
+            (app.statements().await - s0, n)
+        }
+    };
+    let (base, _) = cost(without).await;
+    assert_eq!(cost(with).await, (base + 2, Some(2)), "version + count");
+    assert_eq!(cost(with).await, (base + 1, Some(2)), "version only: the count is cached");
+}
+
+/// Cached counts are exact after every kind of change.
+async fn cached_counts_follow_changes(app: TestApp) {
+    let p = app.partner("alpha").await;
+    let ada = app.admin_of(&p, "ada").await;
+    let ben = app.member_of(&p, "ben").await;
+    let count = |who: &UserFx, vars: Value| {
+        let (t, app) = (who.token.clone(), &app);
+        async move {
+            let q = "query($f: ClientFilter) { clients(filter: $f) { totalCount } }";
+            app.gql(&t, q, vars).await.ok()["clients"]["totalCount"].as_i64().unwrap()
+        }
+    };
+    let dental = json!({ "f": { "search": "dental" } });
+    let active_dental = json!({ "f": { "search": "dental", "status": ["ACTIVE"] } });
+    assert_eq!(count(&ada, dental.clone()).await, 0);
+    assert_eq!(count(&ben, json!({})).await, 0);
+    app.provision(&ada, "dental-1", "One Dental").await;
+    assert_eq!(count(&ada, dental.clone()).await, 1, "after provisioning");
+    app.assign(&ada, "dental-1", &[&ben], true).await;
+    assert_eq!(count(&ben, json!({})).await, 1, "after assigning");
+    assert_eq!(count(&ben, dental.clone()).await, 1);
+    assert_eq!(count(&ada, active_dental.clone()).await, 0);
+    set_client_status(&app.db, "alpha", "dental-1", "ACTIVE").await.unwrap();
+    assert_eq!(count(&ada, active_dental.clone()).await, 1, "after a status change");
+    assert_eq!(count(&ben, json!({ "f": { "status": ["ACTIVE"] } })).await, 1);
+    app.assign(&ada, "dental-1", &[&ada], true).await;
+    let r = app
+        .gql(
+            &ada.token,
+            "mutation($i: UnassignPartnerUserInput!) { unassignPartnerUser(input: $i) { userErrors { code } } }",
+            json!({ "i": { "clientId": "dental-1", "userId": ben.gid() } }),
+        )
+        .await;
+    assert_eq!(r.ok()["unassignPartnerUser"]["userErrors"], json!([]));
+    assert_eq!(count(&ben, json!({})).await, 0, "after unassigning");
+    assert_eq!(count(&ben, dental).await, 0);
+    // Another partner's changes leave these counts alone, and vice versa.
+    let beta = app.partner("beta").await;
+    let cleo = app.admin_of(&beta, "cleo").await;
+    app.provision(&cleo, "dental-b", "Beta Dental").await;
+    assert_eq!(count(&ada, active_dental).await, 1);
+    assert_eq!(count(&cleo, json!({ "f": { "search": "dental" } })).await, 1);
 }
 
 /// Walk every order forwards and backwards in pages of 4 over 13 clients.
@@ -407,6 +457,7 @@ async fn response_follows_selection_order(app: TestApp) {
 }
 
 db_tests!(
+    cached_counts_follow_changes,
     response_follows_selection_order,
     scope_matrix,
     masking_for_partner_users,
