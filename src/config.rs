@@ -170,3 +170,19 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub limits: Limits,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let args = JwtArgs {
+            jwt_secret: Some("super-secret-value-super-secret-value".parse().unwrap()),
+            ..Default::default()
+        };
+        let shown = format!("{args:?} {}", args.jwt_secret.as_ref().unwrap());
+        assert!(!shown.contains("super-secret"), "{shown}");
+        assert!(shown.contains("[redacted]"));
+    }
+}

@@ -8,5 +8,6 @@ mod auth;
 mod cli;
 mod clients;
 mod hardening;
+mod ops;
 mod provisioning;
 mod schema;
