@@ -71,7 +71,40 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
     rate: RateLimits,
+    parsed: ParseCache,
     graphiql_assets: Option<PathBuf>,
+}
+
+/// Parsed documents by query text. Frontends send the same few operations
+/// over and over (codegen), and parsing is a measurable share of a small
+/// request's CPU; validation and execution still run every time. Bounded:
+/// cleared when full; documents over 8 KiB are not kept.
+#[derive(Default)]
+struct ParseCache(
+    std::sync::Mutex<std::collections::HashMap<String, async_graphql::parser::types::ExecutableDocument>>,
+);
+
+impl ParseCache {
+    const MAX_ENTRIES: usize = 256;
+    const MAX_QUERY_BYTES: usize = 8 * 1024;
+
+    fn get(&self, query: &str) -> Option<async_graphql::parser::types::ExecutableDocument> {
+        self.0.lock().ok()?.get(query).cloned()
+    }
+
+    fn put(&self, query: &str, doc: &async_graphql::parser::types::ExecutableDocument) {
+        if query.len() > Self::MAX_QUERY_BYTES {
+            return;
+        }
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() >= Self::MAX_ENTRIES {
+                m.clear();
+            }
+            if !m.contains_key(query) {
+                m.insert(query.to_owned(), doc.clone());
+            }
+        }
+    }
 }
 
 impl AppState {
@@ -99,7 +132,16 @@ impl AppState {
     ) -> Arc<Self> {
         let env = Env { db: db.clone(), limits: limits.clone(), metrics: metrics.clone(), counts: Default::default() };
         let schema = extend(graphql::builder(&limits, introspection)).data(env).finish();
-        Arc::new(AppState { rate: RateLimits::new(&limits), db, auth, schema, metrics, limits, graphiql_assets })
+        Arc::new(AppState {
+            rate: RateLimits::new(&limits),
+            parsed: ParseCache::default(),
+            db,
+            auth,
+            schema,
+            metrics,
+            limits,
+            graphiql_assets,
+        })
     }
 
     /// Connect, migrate and assemble everything `serve` needs.
@@ -297,10 +339,21 @@ async fn execute(
         return too_many(wait, gql_media);
     }
 
-    // Parse once here (async-graphql reuses it) to learn the operation type.
+    // Parse once here (async-graphql reuses it) to learn the operation type;
+    // documents seen before come from the parse cache.
+    let uncached = match state.parsed.get(&request.query) {
+        Some(doc) => {
+            request.set_parsed_query(doc);
+            None
+        }
+        None => Some(request.query.clone()),
+    };
     let op_name = request.operation_name.clone();
     let op_type = match request.parsed_query() {
         Ok(doc) => {
+            if let Some(query) = &uncached {
+                state.parsed.put(query, doc);
+            }
             let name = op_name.as_deref();
             let op = doc.operations.iter().find(|(n, _)| name.is_none() || n.map(|n| n.as_str()) == name);
             op.map(|(_, o)| o.node.ty)
