@@ -1,0 +1,691 @@
+#!/usr/bin/env bash
+# bench/run.sh: the reproducible benchmark of issue 7 ("the clients page").
+#
+# For each size N it creates a fresh PostgreSQL database, seeds it with
+# `partner-clients seed-bench --clients N` (timed), starts the release server,
+# gets an administrator token for the big partner (half of all clients), warms
+# up, and drives each operation with wrk at CONNECTIONS connections for
+# DURATION:
+#
+#   clients_search          clients(filter: {search: "dent", status: [ACTIVE, ONBOARDING]}, first: 20)
+#   clients_search_next     the same, after: the first page's endCursor
+#   clients_nosearch        clients(filter: {status: [ACTIVE, ONBOARDING]}, first: 20)
+#   clients_nosearch_next   the same, after: the first page's endCursor
+#   client                  client(clientId:) of a real client (the client panel)
+#   provision               provisionClient, a new unique clientId on every request
+#   assign_unassign         assignPartnerUsers / unassignPartnerUser of an eligible,
+#                           unassigned user on one client, alternating (one user per connection)
+#
+# The clients-page queries select totalCount, pageInfo and per client clientId,
+# businessName, webDomain, status and assignments { supportContact user { displayName } }
+# (bench/queries/). Every response is checked (bench/*.lua): a non-2xx status
+# or a body with "errors" counts as an error, and the report says so.
+# Per operation it records req/s, p50, p99 (wrk --latency), errors, the
+# server's peak RSS (VmRSS sampled every 100 ms), CPU used by the server and by
+# PostgreSQL, and SQL statements per request (from /metrics).
+#
+# Then it compares with pgbench: it restarts the server with log_statement='all'
+# (and auto_explain) on the database, sends each read operation, reads the exact
+# statements it ran from the PostgreSQL log (bench/pglog.pl substitutes the bind
+# parameters as literals), runs them as a pgbench custom script (-M prepared) at
+# CONNECTIONS clients for DURATION, and reports the service's rate as a % of
+# pgbench's. It records EXPLAIN (ANALYZE, BUFFERS) of every captured statement
+# and the plans the service's own prepared statements got (auto_explain) under
+# bench/out/<N>/, and writes BENCHMARKS.md. The server is stopped and the
+# databases dropped on exit (KEEP_DB=1 keeps them).
+#
+# Usage:   bench/run.sh                    # all sizes; about 6-7 minutes per size plus seeding
+#          SIZES="10000 100000" DURATION=30s bench/run.sh
+#          REPORT_ONLY=1 bench/run.sh      # rewrite BENCHMARKS.md from bench/out
+#
+# Environment (defaults in brackets):
+#   BIN          server binary [target/release/partner-clients; built with
+#                `cargo build --release` when missing]
+#   SIZES        client counts [10000 100000 1000000]
+#   DURATION     per operation, wrk syntax: 30s, 2m [30s]
+#   CONNECTIONS  wrk connections and pgbench clients [10]
+#   THREADS      wrk and pgbench threads [2]
+#   WARMUP       warm-up per read operation [5s]
+#   PGURL        PostgreSQL base URL, a superuser (needed for pg_read_file and
+#                ALTER DATABASE ... SET log_statement) [postgres://postgres@127.0.0.1:5432]
+#   PG_LOG       the server's log file [found via pg_current_logfile(), else
+#                /var/log/postgresql/postgresql-<major>-main.log]; without it the
+#                pgbench comparison and EXPLAIN are skipped, and the report says so
+#   PORT         server port [18080]
+#   SEED_TIMEOUT give up seeding a size after this many seconds [3600]
+#   DB_PREFIX    database names are <prefix><label>, e.g. bench_10k [bench_]
+#   OUT          raw output directory [bench/out]
+#   REPORT       the report [BENCHMARKS.md]
+#   KEEP_DB      1: keep the databases
+#   QUIET_WAIT   before each measurement, wait up to this many seconds for the
+#                machine to be idle (at most QUIET_CORES [0.25] cores busy) [0]
+#   REV          the commit BIN was built from, for the report [git HEAD of this checkout]
+#
+# Needs: wrk, pgbench, psql, curl, jq, perl, awk. Load generator, database and
+# server share the machine; the report records its CPU and memory.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$ROOT/bench"
+BIN=${BIN:-$ROOT/target/release/partner-clients}
+SIZES=${SIZES:-"10000 100000 1000000"}
+DURATION=${DURATION:-30s}
+CONNECTIONS=${CONNECTIONS:-10}
+THREADS=${THREADS:-2}
+WARMUP=${WARMUP:-5s}
+PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432}
+PGURL=${PGURL%/}
+PG_LOG=${PG_LOG:-}
+PORT=${PORT:-18080}
+SEED_TIMEOUT=${SEED_TIMEOUT:-3600}
+DB_PREFIX=${DB_PREFIX:-bench_}
+OUT=${OUT:-$BENCH/out}
+REPORT=${REPORT:-$ROOT/BENCHMARKS.md}
+KEEP_DB=${KEEP_DB:-0}
+REPORT_ONLY=${REPORT_ONLY:-0}
+QUIET_WAIT=${QUIET_WAIT:-0}
+QUIET_CORES=${QUIET_CORES:-0.25}
+URL="http://127.0.0.1:$PORT"
+JWT_SECRET=${JWT_SECRET:-$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')}
+export JWT_SECRET
+
+READ_OPS="clients_search clients_search_next clients_nosearch clients_nosearch_next client"
+ALL_OPS="$READ_OPS provision assign_unassign"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+secs_of() { # wrk duration -> seconds
+  local d=$1
+  case $d in
+    *s) echo "${d%s}" ;; *m) echo $(( ${d%m} * 60 )) ;; *h) echo $(( ${d%h} * 3600 )) ;;
+    *[0-9]) echo "$d" ;; *) die "cannot read duration '$d'" ;;
+  esac
+}
+label_of() { # 10000 -> 10k, 1000000 -> 1m
+  local n=$1
+  if (( n % 1000000 == 0 )); then echo "$((n / 1000000))m"
+  elif (( n % 1000 == 0 )); then echo "$((n / 1000))k"
+  else echo "$n"; fi
+}
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'; }
+psql_admin() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 "$PGURL/postgres" "$@"; }
+
+SERVER_PID=""
+SAMPLER_PID=""
+DATABASES=()
+
+stop_server() {
+  if [[ -n $SERVER_PID ]]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  fi
+}
+cleanup() {
+  local rc=$?
+  if [[ -n $SAMPLER_PID ]]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
+  stop_server
+  if [[ $KEEP_DB != 1 ]]; then
+    for db in "${DATABASES[@]}"; do
+      psql_admin -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" 2>/dev/null || log "could not drop $db"
+    done
+  fi
+  exit "$rc"
+}
+
+# --- the server ---------------------------------------------------------------
+
+start_server() { # dburl logfile [extra env...]
+  local dburl=$1 logfile=$2
+  shift 2
+  env DATABASE_URL="$dburl" BIND="127.0.0.1:$PORT" \
+    LIMIT_REQUESTS_PER_MINUTE=100000000 LIMIT_MUTATIONS_PER_MINUTE=100000000 \
+    RUST_LOG=${SERVER_RUST_LOG:-warn} "$@" "$BIN" serve >"$logfile" 2>&1 &
+  SERVER_PID=$!
+  local i
+  for i in $(seq 1 300); do
+    if curl -fsS -o /dev/null "$URL/readyz" 2>/dev/null; then return 0; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$logfile" >&2; die "the server exited"; }
+    sleep 0.1
+  done
+  die "the server did not become ready in 30 s"
+}
+
+gql() { # body-file -> response on stdout
+  curl -fsS "$URL/graphql" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $TOKEN" --data-binary @"$1"
+}
+
+body() { # query-file variables-json -> JSON request body
+  jq -n --rawfile q "$1" --argjson v "$2" '{query: $q, variables: $v}'
+}
+
+metric() { # name -> value (sum over label sets)
+  curl -fsS "$URL/metrics" | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%d\n", s }'
+}
+
+cpu_ticks() { # -> "total_busy server postgres" in clock ticks
+  local busy server pg
+  busy=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat)
+  server=$(awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0)
+  pg=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" { s += $14 + $15 } END { print s + 0 }')
+  echo "$busy $server $pg"
+}
+
+busy_cores() { # CPU busy over 2 s, in cores
+  local a b
+  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+  sleep 2
+  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+  awk -v a="$a" -v b="$b" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " ");
+    t = (y[1] - x[1]) + (y[2] - x[2]); printf "%.2f\n", (t > 0 ? n * (y[1] - x[1]) / t : 0) }'
+}
+wait_quiet() { # wait up to QUIET_WAIT seconds for the machine to be idle
+  (( QUIET_WAIT > 0 )) || return 0
+  local waited=0 b
+  while :; do
+    b=$(busy_cores)
+    awk -v b="$b" -v l="$QUIET_CORES" 'BEGIN { exit !(b <= l) }' && return 0
+    if (( waited >= QUIET_WAIT )); then log "  the machine is still busy ($b cores): measuring anyway"; return 0; fi
+    (( waited == 0 )) && log "  waiting for the machine to be quiet ($b cores busy)"
+    sleep 3
+    waited=$((waited + 5))
+  done
+}
+
+rss_sampler() { # pid -> VmRSS in kB, one line every 100 ms, until killed
+  while kill -0 "$1" 2>/dev/null; do
+    awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || true
+    sleep 0.1
+  done
+}
+
+# run_wrk op duration record(0|1) script [wrk args after --...]
+run_wrk() {
+  local op=$1 dur=$2 record=$3 script=$4
+  shift 4
+  local threads=$THREADS
+  [[ $op == assign_unassign ]] && threads=$CONNECTIONS
+  local raw="$SIZE_OUT/wrk-$op.txt" rssf="$SIZE_OUT/rss-$op.txt"
+  [[ $record == 1 ]] || raw="$SIZE_OUT/warmup-$op.txt"
+  local stmts0 cpu0 cpu1 t0 t1
+  [[ $record == 1 ]] && wait_quiet
+  stmts0=$(metric partner_clients_db_statements_total)
+  cpu0=$(cpu_ticks)
+  t0=$(date +%s.%N)
+  rss_sampler "$SERVER_PID" >"$rssf" &
+  SAMPLER_PID=$!
+  local load0 wrk_cpu TIMEFORMAT='%U %S'
+  load0=$(cut -d' ' -f1 /proc/loadavg)
+  # `time` gives wrk's own CPU time, so that the rest can be told apart.
+  if ! { time wrk -t "$threads" -c "$CONNECTIONS" -d "$dur" --latency --timeout 10s -s "$BENCH/$script" \
+      "$URL/graphql" -- "$@" >"$raw" 2>&1; } 2>"$SIZE_OUT/time-$op.txt"; then
+    kill "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=""; cat "$raw" >&2; die "wrk failed ($op)"
+  fi
+  wrk_cpu=$(awk '{ print $1 + $2 }' "$SIZE_OUT/time-$op.txt")
+  kill "$SAMPLER_PID" 2>/dev/null || true
+  wait "$SAMPLER_PID" 2>/dev/null || true
+  SAMPLER_PID=""
+  t1=$(date +%s.%N)
+  cpu1=$(cpu_ticks)
+  [[ $record == 1 ]] || return 0
+  local res stmts1 rss hz
+  res=$(sed -n 's/^BENCH_RESULT //p' "$raw")
+  [[ -n $res ]] || { cat "$raw" >&2; die "no result from wrk ($op)"; }
+  stmts1=$(metric partner_clients_db_statements_total)
+  rss=$(sort -n "$rssf" | tail -1)
+  hz=$(getconf CLK_TCK)
+  jq -c -n --argjson r "$res" --arg op "$op" --arg size "$N" \
+    --argjson stmts "$((stmts1 - stmts0))" --argjson rss "${rss:-0}" \
+    --arg cpu0 "$cpu0" --arg cpu1 "$cpu1" --argjson wall "$(elapsed "$t0" "$t1")" --argjson hz "$hz" \
+    --argjson wrk_cpu "$wrk_cpu" --argjson load0 "$load0" '
+    ($cpu0 | split(" ") | map(tonumber)) as $a | ($cpu1 | split(" ") | map(tonumber)) as $b |
+    $r + {size: ($size | tonumber), op: $op, rss_kib: $rss, loadavg_before: $load0,
+      errors: ($r.non2xx + $r.gql_errors + $r.socket_errors),
+      stmts_per_req: (if $r.requests > 0 then ($stmts / $r.requests) else 0 end),
+      cpu_total: (($b[0] - $a[0]) / $hz / $wall), cpu_server: (($b[1] - $a[1]) / $hz / $wall),
+      cpu_postgres: (($b[2] - $a[2]) / $hz / $wall), cpu_wrk: ($wrk_cpu / $wall)} |
+      . + {cpu_other: ([.cpu_total - .cpu_server - .cpu_postgres - .cpu_wrk, 0] | max)}' >>"$OUT/results.jsonl"
+  log "  $op: $(tail -1 "$OUT/results.jsonl" | jq -r '"\(.rps | round) req/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, errors \(.errors), peak RSS \(.rss_kib / 1024 | floor) MiB, \(.stmts_per_req | . * 10 | round / 10) statements/request, CPU server \(.cpu_server | . * 100 | round / 100) postgres \(.cpu_postgres | . * 100 | round / 100) wrk \(.cpu_wrk | . * 100 | round / 100) other \(.cpu_other | . * 100 | round / 100)"')"
+  if grep -q '^BENCH_SAMPLE_ERROR' "$raw"; then log "  $op had errors: $(grep '^BENCH_SAMPLE_ERROR' "$raw" | cut -c1-300)"; fi
+}
+
+# --- the PostgreSQL log ---------------------------------------------------------
+
+find_pg_log() {
+  [[ -n $PG_LOG ]] && { echo "$PG_LOG"; return; }
+  local f major
+  f=$(psql_admin -Atc "SELECT CASE WHEN current_setting('logging_collector') = 'on'
+        THEN current_setting('data_directory') || '/' || pg_current_logfile() END" 2>/dev/null || true)
+  if [[ -z $f ]]; then
+    major=$(psql_admin -Atc "SHOW server_version_num" | cut -c1-2)
+    f=/var/log/postgresql/postgresql-$major-main.log
+  fi
+  if psql_admin -Atc "SELECT size FROM pg_stat_file('$f')" >/dev/null 2>&1; then echo "$f"; fi
+}
+log_size() { psql_admin -Atc "SELECT size FROM pg_stat_file('$PG_LOG')"; }
+log_since() { # offset -> the log text written since
+  psql_admin -Atc "SELECT pg_read_file('$PG_LOG', $1, size - $1) FROM pg_stat_file('$PG_LOG')"
+}
+
+# --- one size -------------------------------------------------------------------
+
+bench_size() {
+  N=$1
+  local label db dburl
+  label=$(label_of "$N")
+  db="$DB_PREFIX$label"
+  dburl="$PGURL/$db"
+  SIZE_OUT="$OUT/$N"
+  rm -rf "$SIZE_OUT"
+  mkdir -p "$SIZE_OUT"
+  log "== $N clients (database $db)"
+
+  psql_admin -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+  psql_admin -c "CREATE DATABASE \"$db\""
+  DATABASES+=("$db")
+
+  local t0 t1 seed_rc=0
+  t0=$(date +%s.%N)
+  DATABASE_URL=$dburl timeout "$SEED_TIMEOUT" "$BIN" seed-bench --clients "$N" >"$SIZE_OUT/seed.txt" 2>"$SIZE_OUT/seed.err" || seed_rc=$?
+  t1=$(date +%s.%N)
+  local seed_s
+  seed_s=$(elapsed "$t0" "$t1")
+  if [[ $seed_rc != 0 ]]; then
+    local why="seed-bench failed (exit $seed_rc): $(head -c 300 "$SIZE_OUT/seed.err")"
+    [[ $seed_rc == 124 ]] && why="seed-bench did not finish within SEED_TIMEOUT=${SEED_TIMEOUT}s"
+    log "  $why; skipping $N"
+    jq -n --arg size "$N" --arg why "$why" --argjson s "$seed_s" '{size: ($size | tonumber), skipped: $why, seed_s: $s}' >"$SIZE_OUT/meta.json"
+    return 0
+  fi
+  local slug email
+  slug=$(sed -n 1p "$SIZE_OUT/seed.txt")
+  email=$(sed -n 2p "$SIZE_OUT/seed.txt")
+  log "  seeded in ${seed_s%.*} s: partner $slug, admin $email"
+  # Plans should not depend on when autovacuum wakes up after the bulk load.
+  t0=$(date +%s.%N)
+  psql -X -q "$dburl" -c "VACUUM (ANALYZE)"
+  t1=$(date +%s.%N)
+  local vacuum_s
+  vacuum_s=$(elapsed "$t0" "$t1")
+  local counts
+  counts=$(psql -X -At "$dburl" -c "SELECT json_build_object(
+      'clients', (SELECT count(*) FROM clients),
+      'big_partner_clients', (SELECT count(*) FROM clients c JOIN partners p ON p.id = c.partner_id WHERE p.slug = '$slug'),
+      'assignments', (SELECT count(*) FROM client_assignments),
+      'users', (SELECT count(*) FROM users),
+      'db_size', pg_size_pretty(pg_database_size(current_database())))")
+
+  TOKEN=$(DATABASE_URL=$dburl "$BIN" token --email "$email" --ttl 2h 2>"$SIZE_OUT/token.err")
+  export TOKEN
+
+  # Request bodies.
+  local search_vars nosearch_vars
+  search_vars='{"filter":{"search":"dent","status":["ACTIVE","ONBOARDING"]},"first":20}'
+  nosearch_vars='{"filter":{"status":["ACTIVE","ONBOARDING"]},"first":20}'
+  body "$BENCH/queries/clients-page.graphql" "$search_vars" >"$SIZE_OUT/body-clients_search.json"
+  body "$BENCH/queries/clients-page.graphql" "$nosearch_vars" >"$SIZE_OUT/body-clients_nosearch.json"
+
+  start_server "$dburl" "$SIZE_OUT/server.log"
+  local rss_idle
+  rss_idle=$(awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status")
+  local page1 cursor client_id total_search total_nosearch
+  page1=$(gql "$SIZE_OUT/body-clients_search.json")
+  jq -e '.errors == null' >/dev/null <<<"$page1" || die "the clients page answers errors: $page1"
+  cursor=$(jq -r '.data.clients.pageInfo.endCursor' <<<"$page1")
+  client_id=$(jq -r '.data.clients.nodes[0].clientId' <<<"$page1")
+  total_search=$(jq -r '.data.clients.totalCount' <<<"$page1")
+  body "$BENCH/queries/clients-page.graphql" "$(jq -c --arg c "$cursor" '. + {after: $c}' <<<"$search_vars")" >"$SIZE_OUT/body-clients_search_next.json"
+  local p
+  p=$(gql "$SIZE_OUT/body-clients_nosearch.json")
+  total_nosearch=$(jq -r '.data.clients.totalCount' <<<"$p")
+  cursor=$(jq -r '.data.clients.pageInfo.endCursor' <<<"$p")
+  body "$BENCH/queries/clients-page.graphql" "$(jq -c --arg c "$cursor" '. + {after: $c}' <<<"$nosearch_vars")" >"$SIZE_OUT/body-clients_nosearch_next.json"
+  body "$BENCH/queries/client.graphql" "$(jq -cn --arg c "$client_id" '{clientId: $c}')" >"$SIZE_OUT/body-client.json"
+  for op in clients_search_next clients_nosearch_next client; do
+    p=$(gql "$SIZE_OUT/body-$op.json")
+    jq -e '.errors == null' >/dev/null <<<"$p" || die "$op answers errors: $p"
+  done
+  # Assign/unassign targets: users eligible for the client and not assigned to it.
+  local setup users n_users
+  setup=$(gql <(body "$BENCH/queries/setup.graphql" "$(jq -cn --arg c "$client_id" '{clientId: $c}')"))
+  users=$(jq -r '[.data.client.assignments[].user.id] as $a | [.data.client.eligibleUsers.nodes[].id | select(. as $i | $a | index($i) | not)] | .[]' <<<"$setup")
+  n_users=$(wc -w <<<"$users")
+  (( n_users > 0 )) || die "no eligible, unassigned user for $client_id: $setup"
+  (( n_users >= CONNECTIONS )) || log "  only $n_users eligible users for $CONNECTIONS connections: some share a user, expect NOT_ASSIGNED errors"
+  # shellcheck disable=SC2086
+  users=$(head -n "$CONNECTIONS" <<<"$users" | tr '\n' ' ')
+
+  log "  warm-up ($WARMUP per read operation)"
+  for op in $READ_OPS; do run_wrk "$op" "$WARMUP" 0 query.lua "$SIZE_OUT/body-$op.json"; done
+  local rss_warm
+  rss_warm=$(awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status")
+
+  log "  measuring: $CONNECTIONS connections, $DURATION per operation"
+  for op in $READ_OPS; do run_wrk "$op" "$DURATION" 1 query.lua "$SIZE_OUT/body-$op.json"; done
+  stop_server
+
+  # pgbench and EXPLAIN before the mutations, which add rows and change the
+  # data the read statements see.
+  capture_and_pgbench "$db" "$dburl"
+
+  start_server "$dburl" "$SIZE_OUT/server-mutations.log"
+  run_wrk provision "$DURATION" 1 provision.lua "b$(date +%s)"
+  # shellcheck disable=SC2086
+  run_wrk assign_unassign "$DURATION" 1 assign.lua "$client_id" $users
+  stop_server
+
+  jq -n --arg size "$N" --arg slug "$slug" --arg email "$email" --argjson seed "$seed_s" --argjson vac "$vacuum_s" \
+    --argjson counts "$counts" --arg client "$client_id" --argjson ts "$total_search" --argjson tn "$total_nosearch" \
+    --argjson rss_idle "${rss_idle:-0}" --argjson rss_warm "${rss_warm:-0}" '
+    {size: ($size | tonumber), partner: $slug, admin: $email, seed_s: $seed, vacuum_s: $vac, counts: $counts,
+     client: $client, total_search: $ts, total_nosearch: $tn, rss_idle_kib: $rss_idle, rss_warm_kib: $rss_warm}' \
+    >"$SIZE_OUT/meta.json"
+}
+
+# Restart the server with every statement logged, send each read operation,
+# turn what it ran into pgbench scripts, run them, EXPLAIN them.
+capture_and_pgbench() {
+  local db=$1 dburl=$2
+  if [[ -z $PG_LOG ]]; then
+    log "  no readable PostgreSQL log (set PG_LOG): skipping the pgbench comparison"
+    return 0
+  fi
+  log "  capturing the statements of each read operation"
+  psql_admin -c "ALTER DATABASE \"$db\" SET log_statement = 'all'"
+  local explain_service=0
+  if psql_admin -c "LOAD 'auto_explain'" 2>/dev/null; then
+    explain_service=1
+    psql_admin -c "ALTER DATABASE \"$db\" SET session_preload_libraries = 'auto_explain'" \
+      -c "ALTER DATABASE \"$db\" SET auto_explain.log_min_duration = 0" \
+      -c "ALTER DATABASE \"$db\" SET auto_explain.log_analyze = on" \
+      -c "ALTER DATABASE \"$db\" SET auto_explain.log_buffers = on" \
+      -c "ALTER DATABASE \"$db\" SET auto_explain.log_timing = on"
+  fi
+  # One pooled connection, so that its prepared statements run often enough
+  # (PostgreSQL may switch a prepared statement to a generic plan after five
+  # executions): the 8th identical request shows the steady state, the one
+  # wrk measures. The 1st request of each operation is kept too: it may run
+  # statements that later requests skip (a cached count).
+  start_server "$dburl" "$SIZE_OUT/server-capture.log" DB_MAX_CONNECTIONS=1
+  local op off i
+  for op in $READ_OPS; do
+    for i in 1 2 3 4 5 6 7 8; do
+      if [[ $i == 1 || $i == 8 ]]; then off=$(log_size); fi
+      gql "$SIZE_OUT/body-$op.json" >"$SIZE_OUT/response-$op.json"
+      if [[ $i == 1 || $i == 8 ]]; then
+        sleep 0.3
+        local suffix=""
+        [[ $i == 1 ]] && suffix="-first"
+        log_since "$off" >"$SIZE_OUT/capture-$op$suffix.log"
+        perl "$BENCH/pglog.pl" "$db" <"$SIZE_OUT/capture-$op$suffix.log" >"$SIZE_OUT/pgbench-$op$suffix.sql"
+        [[ -s $SIZE_OUT/pgbench-$op$suffix.sql ]] ||
+          die "no statements captured for $op (is log_line_prefix '%m [%p] %q%u@%d '?)"
+      fi
+    done
+  done
+  stop_server
+  psql_admin -c "ALTER DATABASE \"$db\" RESET ALL"
+
+  local secs
+  secs=$(secs_of "$DURATION")
+  for op in $READ_OPS; do
+    wait_quiet
+    log "  pgbench $op ($(grep -c '^;$' "$SIZE_OUT/pgbench-$op.sql") statements)"
+    pgbench -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$secs" -f "$SIZE_OUT/pgbench-$op.sql" "$dburl" \
+      >"$SIZE_OUT/pgbench-$op.txt" 2>&1 || { cat "$SIZE_OUT/pgbench-$op.txt" >&2; die "pgbench failed ($op)"; }
+    local tps lat failed
+    tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$SIZE_OUT/pgbench-$op.txt" | tail -1)
+    lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$SIZE_OUT/pgbench-$op.txt")
+    failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$SIZE_OUT/pgbench-$op.txt")
+    jq -c -n --arg size "$N" --arg op "$op" --argjson tps "$tps" --argjson lat "${lat:-null}" \
+      --argjson failed "${failed:-0}" --argjson n "$(grep -c '^;$' "$SIZE_OUT/pgbench-$op.sql")" \
+      '{size: ($size | tonumber), op: $op, tps: $tps, latency_ms: $lat, failed: $failed, statements: $n}' >>"$OUT/pgbench.jsonl"
+    log "    $tps tps"
+  done
+
+  log "  EXPLAIN (ANALYZE, BUFFERS) of the captured statements"
+  for op in $READ_OPS; do
+    # Every distinct statement of the 1st and the 8th request, in order.
+    cat "$SIZE_OUT/pgbench-$op-first.sql" "$SIZE_OUT/pgbench-$op.sql" | perl -e '
+      local $/ = "\n;\n";
+      my %seen;
+      while (my $s = <STDIN>) {
+        $s =~ s/\n;\n$//;
+        next if $s =~ /^\s*(BEGIN|START|COMMIT|ROLLBACK|END)\b/i;
+        next if $seen{$s}++;
+        print "\\echo\n\\echo ---- statement\n";
+        print "EXPLAIN (ANALYZE, BUFFERS) $s;\n";
+      }' >"$SIZE_OUT/explain-$op.psql"
+    psql -X -q -e -v ON_ERROR_STOP=1 "$dburl" -f "$SIZE_OUT/explain-$op.psql" >"$SIZE_OUT/explain-$op.txt" 2>&1 ||
+      log "  EXPLAIN failed for $op: see $SIZE_OUT/explain-$op.txt"
+    if [[ $explain_service == 1 ]]; then
+      # The plans the service's own prepared statements got (auto_explain).
+      local suffix
+      for suffix in "" -first; do
+        perl -ne 'if (/^\S+ \S+ \S+ \[\d+\] \S+ LOG:  duration: .* plan:/) { $p = 1; print "\n$_"; next }
+                  if (/^\d{4}-/) { $p = 0 } print if $p' "$SIZE_OUT/capture-$op$suffix.log" >"$SIZE_OUT/service-plans-$op$suffix.txt"
+      done
+    fi
+  done
+}
+
+# --- the report -----------------------------------------------------------------
+
+fmt_rss() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+
+write_report() {
+  local results="$OUT/results.jsonl" pgb="$OUT/pgbench.jsonl"
+  [[ -f $results ]] || touch "$results"
+  [[ -f $pgb ]] || touch "$pgb"
+  local cpu mem pgver kernel
+  cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+  pgver=$(psql_admin -Atc "SELECT version()" 2>/dev/null | sed 's/ on .*//' || echo unknown)
+  kernel=$(uname -r)
+  local rev=${REV:-}
+  if [[ -z $rev ]]; then
+    rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    if ! git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml migration entity 2>/dev/null; then rev="$rev (with uncommitted changes)"; fi
+  fi
+  local sizes_done
+  sizes_done=$(jq -s -r 'map(.size) | unique | map(tostring) | join(" ")' "$results")
+
+  {
+    echo "# Benchmarks"
+    echo
+    echo "Written by \`bench/run.sh\` on $(date -u +%Y-%m-%d) from commit $rev. The workload, targets and"
+    echo "method are those of issue 7: \"the clients page\" for the big partner, who"
+    echo "holds half of all clients."
+    echo
+    echo "## Machine"
+    echo
+    echo "| | |"
+    echo "|---|---|"
+    echo "| CPU | $(nproc) cores, $cpu |"
+    echo "| memory | $mem |"
+    echo "| kernel | $kernel |"
+    echo "| database | $pgver, local (127.0.0.1), default configuration (shared_buffers $(psql_admin -Atc 'SHOW shared_buffers' 2>/dev/null || echo '?')) |"
+    echo "| load | wrk $(wrk --version 2>&1 | awk 'NR == 1 { print $2 }'), $CONNECTIONS connections, $THREADS threads ($CONNECTIONS for assign/unassign), $DURATION per operation after a $WARMUP warm-up per read operation |"
+    echo "| server | release build, PostgreSQL pool of 10 (\`DB_MAX_CONNECTIONS\` default), rate limits lifted, \`RUST_LOG=warn\` |"
+    echo
+    echo "Load generator, database and server **share the $(nproc) cores**: every number below"
+    echo "is for the whole stack on one small machine, not for the server alone. The"
+    echo "CPU columns say where the cores went during each run (1.00 = one core busy for"
+    echo "the whole run): the server process, all PostgreSQL processes, wrk, and *other*:"
+    echo "whatever else was busy (kernel, other processes); a large *other* means the"
+    echo "machine was not quiet and the numbers are low."
+    echo
+    echo "## Reproduce"
+    echo
+    echo '```sh'
+    echo 'apt-get install -y wrk postgresql-client jq curl   # pgbench comes with postgresql-client / postgresql-contrib'
+    echo 'cargo build --release'
+    echo 'SIZES="10000 100000 1000000" DURATION=30s bench/run.sh   # PGURL=postgres://postgres@127.0.0.1:5432 (a superuser)'
+    echo '```'
+    echo
+    if [[ -f $OUT/run.json ]]; then
+      jq -r '"This run (SIZES=\"\(.sizes)\", DURATION=\(.duration)) took \(.seconds / 60 | floor) min \(.seconds % 60) s, seeding included."' "$OUT/run.json"
+      echo
+    fi
+    echo "\`bench/run.sh\` documents its parameters at the top. Raw output (wrk and pgbench"
+    echo "output, captured statements, full plans, server logs) goes to \`bench/out/<N>/\`."
+    echo
+    echo "Operations (queries in \`bench/queries/\`, wrk scripts in \`bench/*.lua\`):"
+    echo
+    echo "- **clients_search**: \`clients(filter: {search: \"dent\", status: [ACTIVE, ONBOARDING]}, first: 20)\`, by businessName, with \`totalCount\`, \`pageInfo\` and per client \`clientId businessName webDomain status assignments { supportContact user { displayName } }\`"
+    echo "- **clients_search_next**: the same with \`after:\` the first page's \`endCursor\`"
+    echo "- **clients_nosearch**, **clients_nosearch_next**: the same without \`search\`"
+    echo "- **client**: \`client(clientId:)\` of a real client (the first of the search page), the client panel's fields"
+    echo "- **provision**: \`provisionClient\`, a new unique \`clientId\` every request"
+    echo "- **assign_unassign**: \`assignPartnerUsers\` then \`unassignPartnerUser\` of one eligible, unassigned user, alternating, on one client; each connection has its own user"
+    echo
+    echo "An error is a non-2xx response, a body with \`errors\`, a socket error, or for"
+    echo "the mutations a non-empty \`userErrors\` (or \`created: false\`). RSS is the"
+    echo "server's VmRSS sampled every 100 ms during the operation; *peak RSS* is the"
+    echo "largest sample. *stmts/req* is \`partner_clients_db_statements_total\` from"
+    echo "\`/metrics\` divided by the requests served."
+    echo
+
+    local n
+    for n in $sizes_done; do
+      local meta="$OUT/$n/meta.json"
+      echo "## $(label_of "$n" | sed 's/k$/ thousand/; s/m$/ million/') clients ($n)"
+      echo
+      if [[ -f $meta ]] && jq -e '.skipped' "$meta" >/dev/null 2>&1; then
+        echo "Not measured: $(jq -r .skipped "$meta")."
+        echo
+        continue
+      fi
+      if [[ -f $meta ]]; then
+        jq -r '"Data: \(.counts.clients) clients (the big partner `\(.partner)`: \(.counts.big_partner_clients)), \(.counts.assignments) assignments, \(.counts.users) users; database \(.counts.db_size). " +
+          "`seed-bench` took **\(.seed_s | floor) s** (then `VACUUM (ANALYZE)` \(.vacuum_s | . * 10 | round / 10) s). " +
+          "The search page has totalCount \(.total_search), the unsearched one \(.total_nosearch). " +
+          "Server RSS: \(.rss_idle_kib / 1024 | . * 10 | round / 10) MiB idle, \(.rss_warm_kib / 1024 | . * 10 | round / 10) MiB after warm-up."' "$meta"
+        echo
+      fi
+      echo "| operation | req/s | p50 | p99 | max | errors | peak RSS | stmts/req | CPU server | CPU postgres | CPU wrk | CPU other |"
+      echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+      jq -r --argjson n "$n" 'select(.size == $n) |
+        "| \(.op) | \(.rps | round) | \(.p50_ms | . * 100 | round / 100) ms | \(.p99_ms | . * 100 | round / 100) ms | \(.max_ms | round) ms | " +
+        (if .errors == 0 then "0" else "**\(.errors)** (\(.non2xx) non-2xx, \(.gql_errors) errors/userErrors, \(.socket_errors) socket)" end) +
+        " | \(.rss_kib / 1024 | . * 10 | round / 10) MiB | \(.stmts_per_req | . * 100 | round / 100) | \(.cpu_server | . * 100 | round / 100) | \(.cpu_postgres | . * 100 | round / 100) | \(.cpu_wrk | . * 100 | round / 100) | \(.cpu_other | . * 100 | round / 100) |"' "$results"
+      echo
+      if jq -e --argjson n "$n" 'select(.size == $n)' "$pgb" >/dev/null 2>&1 && [[ -n $(jq -c --argjson n "$n" 'select(.size == $n)' "$pgb") ]]; then
+        echo "Against pgbench running the same statements (captured from the PostgreSQL log with their"
+        echo "parameters as literals, \`pgbench -M prepared -c $CONNECTIONS -j $THREADS\`, one transaction = one request's statements, server stopped):"
+        echo
+        echo "| operation | statements | pgbench tps | pgbench latency | service req/s | service / pgbench |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        jq -r -s --argjson n "$n" --slurpfile pg "$pgb" '
+          map(select(.size == $n)) as $r |
+          $pg | map(select(.size == $n))[] | . as $p | ($r | map(select(.op == $p.op)) | first) as $s |
+          "| \($p.op) | \($p.statements) | \($p.tps | round) | \($p.latency_ms) ms | \($s.rps // 0 | round) | \(if $p.tps > 0 then ($s.rps // 0) / $p.tps * 100 | round else 0 end) % |"' "$results"
+        echo
+      fi
+    done
+
+    echo "## Targets (issue 7)"
+    echo
+    echo "| target | measured | |"
+    echo "|---|---|---|"
+    target_row() { # description size op field cmp limit unit
+      local desc=$1 size=$2 op=$3 field=$4 cmp=$5 limit=$6 unit=$7 v
+      v=$(jq -r --argjson n "$size" --arg op "$op" --arg f "$field" 'select(.size == $n and .op == $op) | .[$f]' "$results" | head -1)
+      if [[ -z $v ]]; then echo "| $desc | not measured | — |"; return; fi
+      local ok
+      ok=$(awk -v v="$v" -v l="$limit" -v c="$cmp" 'BEGIN { print ((c == "ge" && v >= l) || (c == "le" && v <= l)) ? "met" : "**missed**" }')
+      printf '| %s | %s %s | %s |\n' "$desc" "$(awk -v v="$v" 'BEGIN { printf (v >= 100 ? "%.0f" : "%.1f"), v }')" "$unit" "$ok"
+    }
+    target_row "clients page with search, 100k: ≥ 400 req/s" 100000 clients_search rps ge 400 "req/s"
+    target_row "clients page with search, 100k: p99 ≤ 50 ms" 100000 clients_search p99_ms le 50 "ms"
+    target_row "clients page without search, 100k: ≥ 800 req/s" 100000 clients_nosearch rps ge 800 "req/s"
+    target_row "clients page with search, 1M: ≥ 150 req/s" 1000000 clients_search rps ge 150 "req/s"
+    target_row "clients page without search, 1M: ≥ 400 req/s" 1000000 clients_nosearch rps ge 400 "req/s"
+    local maxrss
+    maxrss=$(jq -s -r 'if length == 0 then "" else (max_by(.rss_kib) | "\(.rss_kib) \(.size) \(.op)") end' "$results")
+    if [[ -n $maxrss ]]; then
+      read -r k s o <<<"$maxrss"
+      printf '| server RSS ≤ 64 MiB under load | peak %s (%s, %s) | %s |\n' "$(fmt_rss "$k")" "$(label_of "$s")" "$o" \
+        "$(awk -v k="$k" 'BEGIN { print (k <= 65536) ? "met" : "**missed**" }')"
+    else
+      echo "| server RSS ≤ 64 MiB under load | not measured | — |"
+    fi
+    jq -r -s --slurpfile pg "$pgb" '
+      . as $r | $pg | map(. as $p | ($r | map(select(.size == $p.size and .op == $p.op)) | first) as $s |
+        select($s != null and $p.tps > 0) | {size: .size, op: .op, pct: ($s.rps / $p.tps * 100)}) |
+      if length == 0 then "| service ≥ 70 % of pgbench on its own statements | not measured | — |"
+      else group_by(.size)[] |
+        "| service ≥ 70 % of pgbench on its own statements, \(.[0].size) clients | " +
+        (map("\(.op) \(.pct | round) %") | join(", ")) + " | " +
+        (if all(.pct >= 70) then "met" elif any(.pct >= 70) then "**missed** for " + (map(select(.pct < 70) | .op) | join(", ")) else "**missed**" end) + " |" end' "$results"
+    local errs
+    errs=$(jq -r -s 'map(select(.errors > 0) | "\(.op) at \(.size): \(.errors)") | join("; ")' "$results")
+    echo
+    if [[ -n $errs ]]; then
+      echo "**Runs with errors** (see the tables above and \`bench/out/<N>/wrk-<operation>.txt\`): $errs."
+    else
+      echo "No run had an error: every response was 2xx without \`errors\` (and without \`userErrors\` for the mutations)."
+    fi
+    echo
+
+    echo "## Plans"
+    echo
+    echo "Each statement the service ran for one request, captured from the PostgreSQL log"
+    echo "(\`log_statement = 'all'\`). Left: \`EXPLAIN (ANALYZE, BUFFERS)\` with the parameters"
+    echo "as literal values, after the read benchmarks (warm cache). Right: the plan the"
+    echo "service's own prepared statement got (auto_explain), on the 8th identical request over"
+    echo "one pooled connection, i.e. after PostgreSQL's plan cache had the chance to switch"
+    echo "to a generic plan (marked). *rows removed* counts rows read and thrown away by a"
+    echo "filter or recheck. Full output: \`bench/out/<N>/explain-<operation>.txt\` and"
+    echo "\`service-plans-<operation>.txt\`; the pgbench scripts are \`pgbench-<operation>.sql\`."
+    echo
+    for n in $sizes_done; do
+      for op in $READ_OPS; do
+        local f="$OUT/$n/explain-$op.txt"
+        [[ -f $f ]] || continue
+        echo "### $op, $(label_of "$n")"
+        echo
+        local only=--table-only
+        [[ $op == clients_search || $op == clients_nosearch ]] && only=""
+        perl "$BENCH/plans.pl" $only "$f" "$OUT/$n/pgbench-$op.sql" "$OUT/$n/service-plans-$op.txt" "$OUT/$n/service-plans-$op-first.txt"
+      done
+    done
+  } >"$REPORT"
+  log "wrote $REPORT"
+}
+
+# --- main -------------------------------------------------------------------------
+
+mkdir -p "$OUT"
+if [[ $REPORT_ONLY == 1 ]]; then
+  write_report
+  exit 0
+fi
+
+for tool in wrk pgbench psql curl jq perl awk; do
+  command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+if [[ ! -x $BIN ]]; then
+  log "building $BIN"
+  (cd "$ROOT" && cargo build --release)
+fi
+[[ -x $BIN ]] || die "no binary at $BIN"
+psql_admin -c "SELECT 1" >/dev/null || die "cannot connect to $PGURL/postgres"
+PG_LOG=$(find_pg_log)
+[[ -n $PG_LOG ]] && log "PostgreSQL log: $PG_LOG" || log "PostgreSQL log not readable: the pgbench comparison will be skipped"
+
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+rm -f "$OUT/results.jsonl" "$OUT/pgbench.jsonl" "$OUT/run.json"
+START=$(date +%s)
+for N in $SIZES; do
+  bench_size "$N"
+  if [[ $KEEP_DB != 1 ]]; then
+    psql_admin -c "DROP DATABASE IF EXISTS \"$DB_PREFIX$(label_of "$N")\" WITH (FORCE)"
+  fi
+done
+log "measured in $(( $(date +%s) - START )) s"
+jq -n --argjson s "$(( $(date +%s) - START ))" --arg sizes "$SIZES" --arg d "$DURATION" '{seconds: $s, sizes: $sizes, duration: $d}' >"$OUT/run.json"
+write_report
