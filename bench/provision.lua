@@ -1,8 +1,8 @@
 -- wrk script: provisionClient with a new, unique clientId on every request.
--- usage: TOKEN=… wrk -s bench/provision.lua URL -- RUN_PREFIX
--- RUN_PREFIX (e.g. "b1732761234") keeps ids unique across runs against the
--- same database; the thread number and a per-thread counter make them unique
--- within a run. Ids match ^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$.
+-- usage: TOKEN=… wrk -s bench/provision.lua URL -- [PREFIX]
+-- Ids are PREFIX-<unix time at start>-t<thread>-<counter>: the time keeps them
+-- unique across runs against the same database, the thread number and a
+-- per-thread counter within a run. They match ^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$.
 dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "common.lua")
 
 local query = "mutation P($input: ProvisionClientInput!) { provisionClient(input: $input) " ..
@@ -10,7 +10,7 @@ local query = "mutation P($input: ProvisionClientInput!) { provisionClient(input
 
 function init(args)
   common_init()
-  prefix = args[1] or "bench"
+  prefix = (args[1] or "b") .. "-" .. os.time()
   counter = 0
   provisioned = 0
 end
