@@ -161,8 +161,7 @@ pub struct Viewer;
 #[Object]
 impl Viewer {
     async fn user(&self, ctx: &Context<'_>) -> Result<PartnerUser> {
-        let (u, _) = users::me(&env(ctx)?.db, principal(ctx)?).await?;
-        Ok(PartnerUser(u))
+        Ok(PartnerUser(users::me(&env(ctx)?.db, principal(ctx)?).await?))
     }
     async fn partner(&self, ctx: &Context<'_>) -> Result<Partner> {
         Ok(Partner(users::own_partner(&env(ctx)?.db, principal(ctx)?).await?))

@@ -211,12 +211,18 @@ pub async fn count(db: &impl ConnectionTrait, p: &Principal, filter: &Filter, ca
     Ok(n)
 }
 
+/// The principal's client with this clientId, as a query; `None` for a
+/// malformed id, which cannot exist and so answers exactly as an absent one.
+fn by_client_id(p: &Principal, client_id: &str) -> Option<Select<client::Entity>> {
+    let id = ClientId::parse(client_id).ok()?;
+    Some(scoped(p).filter(client::Column::ClientId.eq(id.as_str())))
+}
+
 pub async fn find(db: &impl ConnectionTrait, p: &Principal, client_id: &str) -> Result<Option<client::Model>> {
-    // A malformed id cannot exist: answer exactly as for an absent one.
-    let Ok(id) = ClientId::parse(client_id) else {
-        return Ok(None);
-    };
-    Ok(scoped(p).filter(client::Column::ClientId.eq(id.as_str())).one(db).await?)
+    match by_client_id(p, client_id) {
+        Some(q) => Ok(q.one(db).await?),
+        None => Ok(None),
+    }
 }
 
 /// [`find`], or NOT_FOUND: the same error for absent and out-of-scope.
@@ -231,15 +237,8 @@ pub async fn find_by_uuid(db: &impl ConnectionTrait, p: &Principal, id: Uuid) ->
 /// Lock the client's row for the rest of the transaction (PostgreSQL
 /// `FOR UPDATE`; SQLite's IMMEDIATE transaction already holds the write lock).
 pub async fn lock(txn: &impl ConnectionTrait, p: &Principal, client_id: &str) -> Result<client::Model> {
-    let Ok(id) = ClientId::parse(client_id) else {
-        return Err(AppError::NotFound("client"));
-    };
-    scoped(p)
-        .filter(client::Column::ClientId.eq(id.as_str()))
-        .lock_exclusive()
-        .one(txn)
-        .await?
-        .ok_or(AppError::NotFound("client"))
+    let q = by_client_id(p, client_id).ok_or(AppError::NotFound("client"))?;
+    q.lock_exclusive().one(txn).await?.ok_or(AppError::NotFound("client"))
 }
 
 /// provisionClient's input as the client sent it.

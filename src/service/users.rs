@@ -32,10 +32,9 @@ pub async fn find_many(db: &impl ConnectionTrait, p: &Principal, ids: &[Uuid]) -
         .collect())
 }
 
-pub async fn me(db: &impl ConnectionTrait, p: &Principal) -> Result<(user::Model, partner::Model)> {
-    let u = find(db, p, p.user_id).await?.ok_or(AppError::Unauthenticated)?;
-    let org = own_partner(db, p).await?;
-    Ok((u, org))
+/// The principal's own user row.
+pub async fn me(db: &impl ConnectionTrait, p: &Principal) -> Result<user::Model> {
+    find(db, p, p.user_id).await?.ok_or(AppError::Unauthenticated)
 }
 
 pub async fn own_partner(db: &impl ConnectionTrait, p: &Principal) -> Result<partner::Model> {
