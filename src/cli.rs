@@ -5,11 +5,12 @@
 
 use crate::auth::Authenticator;
 use crate::config::{DbArgs, JwtArgs, ServeArgs};
-use crate::http::{router, AppState};
+use crate::http::AppState;
 use crate::service::{admin, demo};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use migration::MigratorTrait;
+use std::future::IntoFuture;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
@@ -162,6 +163,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             let auth = Authenticator::from_args(&t.jwt, t.demo)?;
             let db = migrated(&t.db).await?;
             let user = admin::user_by_email(&db, &t.email).await?;
+            if auth.uses_demo_key() && !demo::is_demo_account(&user.email) {
+                anyhow::bail!("the demo key signs demo accounts only, and {} is not one", user.email);
+            }
             println!("{}", auth.issue(user.id, t.ttl, t.scope.as_deref())?);
             Ok(())
         }
@@ -199,28 +203,125 @@ async fn admin_cmd(cmd: AdminCommand) -> Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
+    // Before anything slow: a signal from here on drains instead of killing.
+    let signals = Signals::new()?;
+    let grace = Duration::from_secs(args.shutdown_grace_secs);
     let state = AppState::from_args(&args).await?;
     if args.demo {
+        demo::refuse_foreign_accounts(&state.db).await?;
         let seeded = demo::seed(&state.db).await?;
         let listener =
             tokio::net::TcpListener::bind(&args.bind).await.with_context(|| format!("cannot bind {}", args.bind))?;
         let addr = listener.local_addr()?;
         print_demo_banner(&state, addr, seeded).await?;
-        return run_server(listener, state).await;
+        return run_server(listener, state, signals, grace).await;
     }
     let listener =
         tokio::net::TcpListener::bind(&args.bind).await.with_context(|| format!("cannot bind {}", args.bind))?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    run_server(listener, state).await
+    run_server(listener, state, signals, grace).await
 }
 
-async fn run_server(listener: tokio::net::TcpListener, state: std::sync::Arc<AppState>) -> Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
+/// SIGTERM (what orchestrators send) and SIGINT (Ctrl-C).
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+            let int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+            Ok(Signals { term, int })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The next signal's name.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+        #[cfg(not(unix))]
+        {
             let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
+/// How long `/readyz` answers 503 while the listener still accepts: a
+/// quarter of the grace period, at most 5 s. Load balancers poll readiness
+/// every few seconds (Kubernetes also removes a terminating pod's endpoint
+/// asynchronously); closing the listener at the first signal would refuse
+/// the connections they still send in that window. The delay comes out of
+/// the grace period, so the whole shutdown still ends within it.
+fn pre_stop_delay(grace: Duration) -> Duration {
+    (grace / 4).min(Duration::from_secs(5))
+}
+
+/// Serve until SIGTERM or SIGINT, then drain (DESIGN.md §7): `/readyz` turns
+/// 503, the listener closes after [`pre_stop_delay`] (at once on a second
+/// signal), in-flight requests finish, exit 0. When the grace period runs
+/// out first, the remaining requests are cut and the exit is non-zero, so a
+/// supervisor's log shows that requests were lost; it never hangs.
+async fn run_server(
+    listener: tokio::net::TcpListener,
+    state: std::sync::Arc<AppState>,
+    mut signals: Signals,
+    grace: Duration,
+) -> Result<()> {
+    let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, crate::http::app(state.clone()))
+        .with_graceful_shutdown(async move {
+            let _ = close_rx.await;
         })
-        .await?;
-    Ok(())
+        .into_future();
+    tokio::pin!(server);
+
+    let signal = tokio::select! {
+        r = &mut server => return r.context("server stopped"),
+        s = signals.recv() => s,
+    };
+    let deadline = tokio::time::Instant::now() + grace;
+    state.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+    let delay = pre_stop_delay(grace);
+    tracing::info!(
+        signal,
+        grace_secs = grace.as_secs(),
+        "draining: /readyz answers 503, the listener closes in {} ms (at once on another signal)",
+        delay.as_millis()
+    );
+    tokio::select! {
+        r = &mut server => return r.context("server stopped"),
+        _ = tokio::time::sleep(delay) => {}
+        _ = signals.recv() => {}
+    }
+    let _ = close_tx.send(());
+    tracing::info!("listener closed; waiting for in-flight requests");
+    // Further signals are ignored from here: the grace period bounds the rest.
+    tokio::select! {
+        r = &mut server => {
+            r.context("server stopped")?;
+            tracing::info!("drained; exiting");
+            Ok(())
+        }
+        _ = tokio::time::sleep_until(deadline) => {
+            tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period ran out; cutting in-flight requests");
+            anyhow::bail!(
+                "shutdown grace period of {} s (SHUTDOWN_GRACE_SECS) ran out with requests still in flight",
+                grace.as_secs()
+            )
+        }
+    }
 }
 
 async fn print_demo_banner(state: &AppState, addr: std::net::SocketAddr, seeded: bool) -> Result<()> {

@@ -103,6 +103,9 @@ pub struct Limits {
     /// Most directives in one operation.
     #[arg(long, env = "LIMIT_DIRECTIVES", default_value_t = Limits::DEFAULT.directives)]
     pub directives: usize,
+    /// Most fields a document may expand to once its fragments are spread.
+    #[arg(long, env = "LIMIT_EXPANDED_FIELDS", default_value_t = Limits::DEFAULT.expanded_fields)]
+    pub expanded_fields: usize,
     /// Longest a request may run, in seconds.
     #[arg(long, env = "LIMIT_REQUEST_SECS", default_value_t = Limits::DEFAULT.request_secs)]
     pub request_secs: u64,
@@ -112,6 +115,9 @@ pub struct Limits {
     /// Mutations a minute per principal.
     #[arg(long, env = "LIMIT_MUTATIONS_PER_MINUTE", default_value_t = Limits::DEFAULT.mutations_per_minute)]
     pub mutations_per_minute: u32,
+    /// Requests a minute per client address without a valid token.
+    #[arg(long, env = "LIMIT_ANONYMOUS_PER_MINUTE", default_value_t = Limits::DEFAULT.anonymous_per_minute)]
+    pub anonymous_per_minute: u32,
     /// Largest page (`first` / `last`).
     #[arg(long, env = "LIMIT_PAGE_SIZE", default_value_t = Limits::DEFAULT.max_page_size)]
     pub max_page_size: u32,
@@ -135,9 +141,11 @@ impl Limits {
         complexity: 1_000,
         aliases: 30,
         directives: 10,
+        expanded_fields: 2_000,
         request_secs: 10,
         requests_per_minute: 600,
         mutations_per_minute: 60,
+        anonymous_per_minute: 120,
         max_page_size: 100,
         assign_ids: 100,
     };
@@ -157,18 +165,39 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
+    /// Proxies whose `X-Forwarded-For` is believed, comma-separated
+    /// addresses or CIDR ranges (e.g. `10.0.0.0/8,127.0.0.1`). Requests from
+    /// anywhere else are keyed by their peer address alone.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Serve `/metrics` on this separate (internal) address instead of the main one.
+    #[arg(long, env = "METRICS_BIND")]
+    pub metrics_bind: Option<String>,
     /// Refuse introspection queries entirely.
     #[arg(long, env = "NO_INTROSPECTION")]
     pub no_introspection: bool,
     /// Serve GraphiQL's assets from this directory instead of the public CDN.
     #[arg(long, env = "GRAPHIQL_ASSETS")]
     pub graphiql_assets: Option<PathBuf>,
+    /// Seconds from SIGTERM / SIGINT to exit: `/readyz` answers 503 at once,
+    /// the listener closes after a quarter of it (at most 5 s), and in-flight
+    /// requests may finish until it runs out.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
     #[command(flatten)]
     pub db: DbArgs,
     #[command(flatten)]
     pub jwt: JwtArgs,
     #[command(flatten)]
     pub limits: Limits,
+}
+
+/// An address (`10.1.2.3`, `::1`) or a CIDR range (`10.0.0.0/8`).
+pub fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is neither an IP address nor a CIDR range"))
 }
 
 #[cfg(test)]

@@ -29,6 +29,36 @@ pub enum Code {
 }
 
 impl Code {
+    pub const ALL: &'static [Code] = &[
+        Code::Unauthenticated,
+        Code::Forbidden,
+        Code::NotFound,
+        Code::BadUserInput,
+        Code::Internal,
+        Code::Timeout,
+        Code::Unavailable,
+        Code::RateLimited,
+        Code::GraphqlParseFailed,
+        Code::GraphqlValidationFailed,
+    ];
+
+    /// The HTTP status of a request refused with this code as a whole; errors
+    /// at a field ride on a 200.
+    pub fn http_status(self) -> http::StatusCode {
+        match self {
+            Code::Unauthenticated => http::StatusCode::UNAUTHORIZED,
+            Code::Forbidden => http::StatusCode::FORBIDDEN,
+            Code::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
+            Code::RateLimited => http::StatusCode::TOO_MANY_REQUESTS,
+            _ => http::StatusCode::OK,
+        }
+    }
+
+    /// The code spelled `s`, if it is one of ours.
+    pub fn parse(s: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Unauthenticated => "UNAUTHENTICATED",

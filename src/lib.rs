@@ -19,6 +19,8 @@ pub mod graphql;
 pub mod http;
 /// Prometheus metrics in an explicit registry.
 pub mod metrics;
+/// The frontend's operations (docs/operations/), embedded: the metric labels.
+pub mod operations;
 /// Keyset pagination shared by every connection.
 pub mod page;
 /// THE access policy: capabilities and the tenant row scope.

@@ -1,7 +1,8 @@
 //! The one place GraphQL errors get their `extensions.code`.
 //!
-//! - Parse failures: GRAPHQL_PARSE_FAILED; validation failures and document
-//!   limits (depth, complexity, aliases, directives): GRAPHQL_VALIDATION_FAILED.
+//! - Parse failures: GRAPHQL_PARSE_FAILED; validation failures:
+//!   GRAPHQL_VALIDATION_FAILED (the document limits, checked before
+//!   async-graphql sees the document, are coded where they are checked).
 //! - Errors whose source is an [`AppError`] (everything our resolvers and
 //!   services return): that error's code. INTERNAL and SERVICE_UNAVAILABLE
 //!   messages are generic; the cause is logged under the request id.
@@ -9,12 +10,10 @@
 //!   coercion (a wrong argument type, say): BAD_USER_INPUT.
 
 use crate::error::{AppError, Code};
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
-};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation};
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub fn with_code(mut e: ServerError, code: Code) -> ServerError {
     e.extensions.get_or_insert_with(Default::default).set("code", Value::String(code.as_str().to_owned()));
@@ -58,30 +57,19 @@ pub fn error_response(code: Code, message: impl Into<String>) -> Response {
     Response::from_errors(vec![with_code(ServerError::new(message, None), code)])
 }
 
-/// Where the execute hook leaves the operation's name for logs and metrics.
-#[derive(Clone, Default)]
-pub struct OperationSlot(pub Arc<Mutex<Option<String>>>);
+/// Codes for the parse and validation errors async-graphql raises itself.
+/// (The document limits run before async-graphql sees the document:
+/// `http::pipeline`.)
+pub struct ValidationCodes;
 
-impl OperationSlot {
-    pub fn get(&self) -> Option<String> {
-        self.0.lock().ok().and_then(|g| g.clone())
-    }
-}
-
-/// Codes for parse and validation errors, and the document limits of
-/// [`super::limits`], checked right after parsing.
-pub struct DocumentRules(pub Arc<super::limits::Rules>);
-
-impl ExtensionFactory for DocumentRules {
+impl ExtensionFactory for ValidationCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentRulesExt(self.0.clone()))
+        Arc::new(ValidationCodes)
     }
 }
-
-struct DocumentRulesExt(Arc<super::limits::Rules>);
 
 #[async_graphql::async_trait::async_trait]
-impl Extension for DocumentRulesExt {
+impl Extension for ValidationCodes {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -89,9 +77,7 @@ impl Extension for DocumentRulesExt {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await.map_err(|e| with_code(e, Code::GraphqlParseFailed))?;
-        self.0.check(&doc, variables)?;
-        Ok(doc)
+        next.run(ctx, query, variables).await.map_err(|e| with_code(e, Code::GraphqlParseFailed))
     }
 
     async fn validation(
@@ -102,20 +88,6 @@ impl Extension for DocumentRulesExt {
         next.run(ctx)
             .await
             .map_err(|errs| errs.into_iter().map(|e| with_code(e, Code::GraphqlValidationFailed)).collect())
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        if let (Some(slot), Some(name)) = (ctx.data_opt::<OperationSlot>(), operation_name) {
-            if let Ok(mut g) = slot.0.lock() {
-                *g = Some(name.to_owned());
-            }
-        }
-        next.run(ctx, operation_name).await
     }
 }
 

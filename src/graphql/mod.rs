@@ -8,7 +8,6 @@ pub mod mutation;
 pub mod query;
 pub mod types;
 
-use crate::config::Limits;
 use async_graphql::{EmptySubscription, SDLExportOptions, Schema};
 
 pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
@@ -16,20 +15,21 @@ pub type AppSchemaBuilder = async_graphql::SchemaBuilder<query::Query, mutation:
 
 /// Build the schema with the configured limits. `env` is `None` only for
 /// exporting the SDL.
-pub fn build(limits: &Limits, env: Option<context::Env>, introspection: bool) -> AppSchema {
-    let mut b = builder(limits, introspection);
+pub fn build(env: Option<context::Env>, introspection: bool) -> AppSchema {
+    let mut b = builder(introspection);
     if let Some(env) = env {
         b = b.data(env);
     }
     b.finish()
 }
 
-/// The schema with its limits and extensions, before data is attached.
-pub fn builder(limits: &Limits, introspection: bool) -> AppSchemaBuilder {
-    // Depth, complexity, aliases and directives: see `limits` (one walk, our rules).
+/// The schema with its extensions, before data is attached. The document
+/// limits (depth, complexity, aliases, directives, expanded size) are ours,
+/// checked before async-graphql sees a document: see `limits`.
+pub fn builder(introspection: bool) -> AppSchemaBuilder {
     let mut b = Schema::build(query::Query, mutation::Mutation, EmptySubscription)
         .disable_suggestions()
-        .extension(errors::DocumentRules(std::sync::Arc::new(limits::Rules::new(limits, introspection))));
+        .extension(errors::ValidationCodes);
     if !introspection {
         b = b.disable_introspection();
     }
@@ -38,5 +38,5 @@ pub fn builder(limits: &Limits, introspection: bool) -> AppSchemaBuilder {
 
 /// The SDL that `export-schema` prints and `schema.graphql` holds.
 pub fn sdl() -> String {
-    build(&Limits::DEFAULT, None, true).sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_enum_items())
+    build(None, true).sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_enum_items())
 }

@@ -6,7 +6,7 @@
 use partner_clients::auth::Authenticator;
 use partner_clients::config::{DbArgs, JwtArgs, Limits, Secret};
 use partner_clients::graphql::AppSchemaBuilder;
-use partner_clients::http::{router, AppState};
+use partner_clients::http::{app, AppConfig, AppState};
 use partner_clients::metrics::Metrics;
 use partner_clients::service::admin;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -55,6 +55,8 @@ pub struct Options {
     pub proxy_port: Option<u16>,
     pub statement_timeout_secs: u64,
     pub extend_schema: fn(AppSchemaBuilder) -> AppSchemaBuilder,
+    /// `TRUSTED_PROXIES`.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Options {
@@ -62,11 +64,17 @@ impl Default for Options {
         Options {
             jwt: JwtArgs { jwt_secret: Some(TEST_SECRET.parse::<Secret>().unwrap()), ..Default::default() },
             // Tests hammer one principal; the rate-limit tests set their own.
-            limits: Limits { requests_per_minute: 100_000, mutations_per_minute: 100_000, ..Limits::DEFAULT },
+            limits: Limits {
+                requests_per_minute: 100_000,
+                mutations_per_minute: 100_000,
+                anonymous_per_minute: 100_000,
+                ..Limits::DEFAULT
+            },
             introspection: true,
             proxy_port: None,
             statement_timeout_secs: 5,
             extend_schema: |b| b,
+            trusted_proxies: vec![],
         }
     }
 }
@@ -216,10 +224,16 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
     }
     let app_db = partner_clients::db::connect(&db_args, Some(metrics.clone())).await.unwrap();
     let auth = Authenticator::from_args(&opts.jwt, false).unwrap();
-    let state = AppState::with_schema(app_db, auth, metrics, opts.limits, opts.introspection, None, opts.extend_schema);
+    let config = AppConfig {
+        limits: opts.limits,
+        introspection: opts.introspection,
+        trusted_proxies: opts.trusted_proxies,
+        ..AppConfig::default()
+    };
+    let state = AppState::with_schema(app_db, auth, metrics, config, opts.extend_schema);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = router(state.clone());
+    let app = app(state.clone());
     tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });

@@ -4,10 +4,12 @@
 mod helpers;
 
 mod assignments;
+mod audit;
 mod auth;
 mod cli;
 mod clients;
 mod hardening;
+mod hostile;
 mod ops;
 mod provisioning;
 mod schema;

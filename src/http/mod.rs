@@ -1,0 +1,203 @@
+//! The HTTP surface: the router, its state, health, readiness and metrics.
+//! The rest lives beside it, one concern a file:
+//! - `transport`: GraphQL over HTTP (methods, media types, body rules);
+//! - `pipeline`: authenticate, rate-limit, parse, check, run, count;
+//! - `rate`: per-principal and per-address limits, the client's address;
+//! - `parse_cache`: parsed documents of the frontend's repeated operations;
+//! - `graphiql`: the page administrators explore the API with.
+//!
+//! Who-are-you failures are HTTP 401, refused accounts HTTP 403, rate limits
+//! HTTP 429 with `Retry-After`; every one of them has a GraphQL-shaped body
+//! with `errors[0].extensions.code` and no `data` entry.
+
+mod graphiql;
+mod parse_cache;
+mod pipeline;
+mod rate;
+mod transport;
+
+pub use transport::GRAPHQL_RESPONSE_JSON;
+
+use crate::auth::Authenticator;
+use crate::config::{Limits, ServeArgs};
+use crate::graphql::context::Env;
+use crate::graphql::limits::Rules;
+use crate::graphql::{self, AppSchema};
+use crate::metrics::Metrics;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use parse_cache::ParseCache;
+use rate::RateLimits;
+use sea_orm::DatabaseConnection;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// What the HTTP surface is configured with (the `serve` flags it reads).
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    pub limits: Limits,
+    pub introspection: bool,
+    pub graphiql_assets: Option<PathBuf>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `/metrics` is served elsewhere (`METRICS_BIND`), not on the main router.
+    pub metrics_elsewhere: bool,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            limits: Limits::DEFAULT,
+            introspection: true,
+            graphiql_assets: None,
+            trusted_proxies: vec![],
+            metrics_elsewhere: false,
+        }
+    }
+}
+
+impl AppConfig {
+    pub fn from_args(args: &ServeArgs) -> Self {
+        AppConfig {
+            limits: args.limits.clone(),
+            introspection: !args.no_introspection,
+            graphiql_assets: args.graphiql_assets.clone(),
+            trusted_proxies: args.trusted_proxies.clone(),
+            metrics_elsewhere: args.metrics_bind.is_some(),
+        }
+    }
+}
+
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub auth: Authenticator,
+    pub schema: AppSchema,
+    pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+    /// Set on SIGTERM / SIGINT: `/readyz` answers 503 from then on, while
+    /// the listener still accepts for a moment, so load balancers stop
+    /// routing here before connections would be refused (`cli::run_server`).
+    pub draining: std::sync::atomic::AtomicBool,
+    rules: Rules,
+    rate: RateLimits,
+    parsed: ParseCache,
+    graphiql_assets: Option<PathBuf>,
+    trusted_proxies: Vec<ipnet::IpNet>,
+    metrics_elsewhere: bool,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, auth: Authenticator, metrics: Arc<Metrics>, config: AppConfig) -> Arc<Self> {
+        Self::with_schema(db, auth, metrics, config, |b| b)
+    }
+
+    /// [`AppState::new`], letting the caller add to the schema (tests inject
+    /// faults through an extension this way).
+    pub fn with_schema(
+        db: DatabaseConnection,
+        auth: Authenticator,
+        metrics: Arc<Metrics>,
+        config: AppConfig,
+        extend: impl FnOnce(graphql::AppSchemaBuilder) -> graphql::AppSchemaBuilder,
+    ) -> Arc<Self> {
+        let limits = config.limits;
+        let env = Env { db: db.clone(), limits: limits.clone(), metrics: metrics.clone(), counts: Default::default() };
+        let schema = extend(graphql::builder(config.introspection)).data(env).finish();
+        Arc::new(AppState {
+            rules: Rules::new(&limits, config.introspection),
+            rate: RateLimits::new(&limits),
+            parsed: ParseCache::default(),
+            db,
+            auth,
+            schema,
+            metrics,
+            limits,
+            draining: Default::default(),
+            graphiql_assets: config.graphiql_assets,
+            trusted_proxies: config.trusted_proxies,
+            metrics_elsewhere: config.metrics_elsewhere,
+        })
+    }
+
+    /// Connect, migrate and assemble everything `serve` needs.
+    pub async fn from_args(args: &ServeArgs) -> anyhow::Result<Arc<Self>> {
+        use migration::MigratorTrait;
+        let auth = Authenticator::from_args(&args.jwt, args.demo)?;
+        let metrics = Arc::new(Metrics::new());
+        let db = crate::db::connect(&args.db, Some(metrics.clone())).await?;
+        migration::Migrator::up(&db, None).await?;
+        Ok(AppState::new(db, auth, metrics, AppConfig::from_args(args)))
+    }
+}
+
+/// The router as a service that knows each connection's peer address (the
+/// anonymous rate limit is keyed by it): what `axum::serve` should run.
+pub fn app(state: Arc<AppState>) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
+    router(state).into_make_service_with_connect_info::<SocketAddr>()
+}
+
+/// `/metrics` alone, for `METRICS_BIND`'s internal listener.
+pub fn metrics_app(state: Arc<AppState>) -> Router {
+    Router::new().route("/metrics", get(metrics)).with_state(state)
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let mut r = Router::new()
+        .route("/graphql", get(transport::graphql_get).post(transport::graphql_post))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
+        .route("/readyz", get(readyz))
+        .merge(graphiql::routes());
+    if !state.metrics_elsewhere {
+        r = r.route("/metrics", get(metrics));
+    }
+    if let Some(dir) = &state.graphiql_assets {
+        r = r.nest_service("/graphiql-assets", tower_http::services::ServeDir::new(dir));
+    }
+    r.with_state(state)
+        .layer(PropagateRequestIdLayer::new(header::HeaderName::from_static(REQUEST_ID)))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                path = %req.uri().path(),
+                request_id = %id,
+                operation = tracing::field::Empty,
+                principal = tracing::field::Empty,
+            )
+        }))
+        .layer(SetRequestIdLayer::new(header::HeaderName::from_static(REQUEST_ID), MakeRequestUuid))
+        // No response is for content sniffing (the GraphiQL page sets its own headers).
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
+    }
+    match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response(),
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let (size, idle) = crate::db::pool_stats(&state.db);
+    state.metrics.db_pool_idle.set(idle as i64);
+    state.metrics.db_pool_in_use.set(i64::from(size) - idle as i64);
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
+        .into_response()
+}

@@ -1,0 +1,204 @@
+//! Everything after transport, as small named steps: authenticate,
+//! rate-limit, parse, pick the operation, check the document's limits, run
+//! it with a time limit, code every error, count and log.
+//!
+//! The document limits run here, before async-graphql sees the document:
+//! its own checks expand fragment spreads without memoising, so a tiny
+//! document could otherwise hold a worker thread for minutes, where no
+//! timeout can interrupt it (`graphql::limits`).
+
+use super::rate::{ClientAddr, RateLimits};
+use super::transport::{self, refuse, reply, Media, Payload};
+use super::AppState;
+use crate::error::{AppError, Code};
+use crate::graphql::context::Loaders;
+use crate::graphql::errors::{error_response, finalize, with_code};
+use crate::metrics::{Metrics, OK, UNPARSED};
+use crate::policy::Principal;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+/// What the transport learnt about a request.
+pub struct Call<'a> {
+    pub headers: &'a HeaderMap,
+    pub client: ClientAddr,
+    pub method: Method,
+    pub media: Media,
+}
+
+/// The operation a request runs, as far as metrics and rate limits care.
+struct Picked {
+    ty: OperationType,
+    /// A known operation's name, or `other` (never client text).
+    label: &'static str,
+}
+
+pub async fn execute(state: &AppState, call: Call<'_>, mut request: async_graphql::Request) -> Response {
+    let started = Instant::now();
+    let span = tracing::Span::current();
+    let media = call.media;
+
+    if request.query.chars().count() > state.limits.query_chars {
+        return transport::query_too_long(state, media);
+    }
+    let principal = match authenticate(state, &call, started).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    span.record("principal", tracing::field::display(principal.user_id));
+    if let Err(wait) = RateLimits::check(&state.rate.requests, principal.user_id) {
+        Metrics::count(&state.metrics.rate_limited, "request", 1);
+        return too_many(wait, media);
+    }
+    let picked = match parse_and_check(state, &mut request) {
+        Ok(p) => p,
+        Err((code, errors)) => {
+            state.metrics.observe_request(UNPARSED, code.as_str(), started.elapsed().as_secs_f64());
+            tracing::info!(code = code.as_str(), "document refused");
+            let status = if media.graphql_response { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+            return reply(status, Payload::RequestError(&errors), media);
+        }
+    };
+    span.record("operation", picked.label);
+    if picked.ty == OperationType::Mutation {
+        if call.method == Method::GET {
+            return transport::mutation_over_get(state, media);
+        }
+        if let Err(wait) = RateLimits::check(&state.rate.mutations, principal.user_id) {
+            Metrics::count(&state.metrics.rate_limited, "mutation", 1);
+            return too_many(wait, media);
+        }
+    }
+
+    let resp = run(state, principal, request).await;
+    let outcome = resp.errors.first().map(outcome_code).unwrap_or(OK);
+    let elapsed = started.elapsed();
+    state.metrics.observe_request(picked.label, outcome, elapsed.as_secs_f64());
+    tracing::info!(operation = picked.label, outcome, duration_ms = elapsed.as_millis() as u64, "graphql request");
+    let request_error = matches!(Code::parse(outcome), Some(Code::GraphqlValidationFailed | Code::GraphqlParseFailed));
+    if request_error {
+        let status = if media.graphql_response { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+        return reply(status, Payload::RequestError(&resp.errors), media);
+    }
+    let status = if media.graphql_response && resp.data == async_graphql::Value::Null && !resp.errors.is_empty() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    reply(status, Payload::Executed(&resp), media)
+}
+
+/// The principal, or the refusal: 401 (or 429 once the client address has
+/// sent too many requests without a valid token), 403, 503.
+async fn authenticate(state: &AppState, call: &Call<'_>, started: Instant) -> Result<Principal, Response> {
+    let authz = call.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let e = match state.auth.authenticate(&state.db, authz).await {
+        Ok(p) => return Ok(p),
+        Err(e) => e,
+    };
+    if matches!(e, AppError::Unauthenticated) {
+        if let Err(wait) = state.rate.check_anonymous(call.client.0) {
+            Metrics::count(&state.metrics.rate_limited, "anonymous", 1);
+            tracing::info!(client = ?call.client.0, "anonymous rate limit");
+            return Err(too_many(wait, call.media));
+        }
+    }
+    state.metrics.observe_request(UNPARSED, e.code().as_str(), started.elapsed().as_secs_f64());
+    tracing::info!(reason = %e.detail(), "request refused");
+    let mut resp = refuse(e.code().http_status(), e.code(), &e.to_string(), call.media);
+    if matches!(e, AppError::Unauthenticated) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    Err(resp)
+}
+
+/// Parse (documents seen before come from the parse cache), check the
+/// document limits, and pick the operation to run.
+fn parse_and_check(
+    state: &AppState,
+    request: &mut async_graphql::Request,
+) -> Result<Picked, (Code, Vec<async_graphql::ServerError>)> {
+    let cached = state.parsed.get(&request.query);
+    let fresh = cached.is_none();
+    if let Some(doc) = cached {
+        request.set_parsed_query(doc);
+    }
+    let query = fresh.then(|| request.query.clone());
+    let name = request.operation_name.clone();
+    let variables = request.variables.clone();
+    let doc = request.parsed_query().map_err(|e| (Code::GraphqlParseFailed, vec![with_code(e, Code::GraphqlParseFailed)]))?;
+    let invalid = |msg: String| {
+        let e = with_code(async_graphql::ServerError::new(msg, None), Code::GraphqlValidationFailed);
+        (Code::GraphqlValidationFailed, vec![e])
+    };
+    state.rules.check(doc, &variables).map_err(|r| invalid(r.0))?;
+    let picked = pick(doc, name.as_deref()).ok_or_else(|| {
+        invalid(match &name {
+            Some(_) => "the document has no operation of the requested `operationName`".to_owned(),
+            None => "the document has several operations: say which with `operationName`".to_owned(),
+        })
+    })?;
+    if let Some(query) = query {
+        state.parsed.put(&query, doc);
+    }
+    Ok(picked)
+}
+
+fn pick(doc: &ExecutableDocument, name: Option<&str>) -> Option<Picked> {
+    let mut ops = doc.operations.iter();
+    let (op_name, op) = match name {
+        Some(want) => ops.find(|(n, _)| n.map(|n| n.as_str()) == Some(want))?,
+        None => {
+            let first = ops.next()?;
+            if ops.next().is_some() {
+                return None;
+            }
+            first
+        }
+    };
+    Some(Picked { ty: op.node.ty, label: crate::operations::label(op_name.map(|n| n.as_str())) })
+}
+
+/// Run the operation with a time limit, turning a panic into INTERNAL.
+async fn run(state: &AppState, principal: Principal, request: async_graphql::Request) -> async_graphql::Response {
+    let request = request.data(Loaders::new(state.db.clone(), principal.clone())).data(principal);
+    let run = AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
+    let mut resp = match tokio::time::timeout(state.limits.request_timeout(), run).await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(panic)) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %what, "resolver panicked");
+            error_response(Code::Internal, "internal error")
+        }
+        Err(_) => {
+            tracing::warn!("request timed out");
+            error_response(Code::Timeout, AppError::Timeout.to_string())
+        }
+    };
+    finalize(&mut resp);
+    resp
+}
+
+/// The code `finalize` gave an error, as a metrics label.
+fn outcome_code(e: &async_graphql::ServerError) -> &'static str {
+    let code = e.extensions.as_ref().and_then(|x| x.get("code"));
+    match code {
+        Some(async_graphql::Value::String(s)) => Code::parse(s).unwrap_or(Code::Internal).as_str(),
+        _ => Code::Internal.as_str(),
+    }
+}
+
+pub fn too_many(wait_secs: u64, media: Media) -> Response {
+    let msg = format!("too many requests: retry in {wait_secs} s");
+    let mut resp = refuse(StatusCode::TOO_MANY_REQUESTS, Code::RateLimited, &msg, media);
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait_secs.max(1)));
+    resp
+}

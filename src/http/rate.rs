@@ -1,0 +1,113 @@
+//! Rate limits: per principal (requests, mutations) and, for requests without
+//! a valid token, per client address. Each replica keeps its own counts.
+//!
+//! The client address is the TCP peer, unless the peer is one of
+//! `TRUSTED_PROXIES`: then it is the right-most `X-Forwarded-For` entry that
+//! is not itself a trusted proxy (entries to its left are client-written and
+//! could be anything).
+
+use super::AppState;
+use crate::config::Limits;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use governor::{DefaultKeyedRateLimiter, Quota};
+use ipnet::IpNet;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub struct RateLimits {
+    pub requests: DefaultKeyedRateLimiter<Uuid>,
+    pub mutations: DefaultKeyedRateLimiter<Uuid>,
+    anonymous: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN))
+}
+
+/// Seconds until the next request would be allowed.
+fn wait_secs(not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> u64 {
+    use governor::clock::{Clock, DefaultClock};
+    let wait = not_until.wait_time_from(DefaultClock::default().now());
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+impl RateLimits {
+    pub fn new(limits: &Limits) -> Self {
+        RateLimits {
+            requests: DefaultKeyedRateLimiter::keyed(per_minute(limits.requests_per_minute)),
+            mutations: DefaultKeyedRateLimiter::keyed(per_minute(limits.mutations_per_minute)),
+            anonymous: DefaultKeyedRateLimiter::keyed(per_minute(limits.anonymous_per_minute)),
+        }
+    }
+
+    /// `Err(seconds to wait)` when the principal is over its limit.
+    pub fn check(limiter: &DefaultKeyedRateLimiter<Uuid>, key: Uuid) -> Result<(), u64> {
+        limiter.check_key(&key).map_err(wait_secs)
+    }
+
+    /// Count a request without a valid token against its client address.
+    /// Requests whose address is unknown (no peer information) share one key.
+    pub fn check_anonymous(&self, client: Option<IpAddr>) -> Result<(), u64> {
+        let key = client.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        self.anonymous.check_key(&key).map_err(wait_secs)
+    }
+}
+
+/// The client's address, as far as it can be trusted (see the module doc).
+#[derive(Copy, Clone, Debug)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl ClientAddr {
+    pub fn resolve(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpNet]) -> ClientAddr {
+        let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+        let Some(peer) = peer else { return ClientAddr(None) };
+        if !is_trusted(&peer) {
+            return ClientAddr(Some(peer));
+        }
+        let hops = forwarded_for.unwrap_or("").split(',').map(str::trim).rev();
+        let mut client = peer;
+        for hop in hops {
+            match hop.parse::<IpAddr>() {
+                Ok(ip) if is_trusted(&ip) => client = ip,
+                Ok(ip) => return ClientAddr(Some(ip)),
+                // A malformed entry: nothing to its left can be believed.
+                Err(_) => break,
+            }
+        }
+        ClientAddr(Some(client))
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for ClientAddr {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let xff = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        Ok(ClientAddr::resolve(peer, xff, &state.trusted_proxies))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // An untrusted peer's header is ignored.
+        assert_eq!(ClientAddr::resolve(Some(ip("203.0.113.9")), Some("1.2.3.4"), &trusted).0, Some(ip("203.0.113.9")));
+        // A trusted proxy: the right-most untrusted hop.
+        let r = ClientAddr::resolve(Some(ip("10.0.0.2")), Some("6.6.6.6, 198.51.100.7, 10.0.0.1"), &trusted);
+        assert_eq!(r.0, Some(ip("198.51.100.7")));
+        // No header behind a trusted proxy: the proxy itself.
+        assert_eq!(ClientAddr::resolve(Some(ip("10.0.0.2")), None, &trusted).0, Some(ip("10.0.0.2")));
+        // Garbage stops the walk.
+        assert_eq!(ClientAddr::resolve(Some(ip("10.0.0.2")), Some("x, 10.0.0.3"), &trusted).0, Some(ip("10.0.0.3")));
+    }
+}
