@@ -1,5 +1,6 @@
 use super::Invalid;
 use std::fmt;
+use unicode_properties::{GeneralCategory as Gc, GeneralCategoryGroup as Group, UnicodeGeneralCategory};
 
 /// Implements the read-only accessors every value type shares.
 macro_rules! value_type {
@@ -50,8 +51,12 @@ impl ClientId {
     }
 }
 
-/// Human text such as a business or contact name: trimmed, 1 to 200
-/// characters, no control characters.
+/// Human text such as a business, contact or display name: trimmed, 1 to
+/// 200 characters, at least one visible, and none that change how the rest
+/// renders without showing themselves: controls (Cc), format characters (Cf:
+/// zero-width spaces and joiners, byte-order mark, bidi overrides and isolates,
+/// soft hyphen), line and paragraph separators (Zl, Zp). A bidi override
+/// would show `Good\u{202e}live` as "Goodevil" in every list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlainText(String);
 value_type!(PlainText);
@@ -67,11 +72,35 @@ impl PlainText {
         if t.chars().count() > Self::MAX_CHARS {
             return Err(Invalid::new(format!("must be at most {} characters", Self::MAX_CHARS)));
         }
-        if t.chars().any(char::is_control) {
-            return Err(Invalid::new("must not contain control characters"));
+        if let Some(c) = t.chars().find(|&c| is_hidden_control(c)) {
+            return Err(Invalid::new(format!(
+                "must not contain control, format or line-separator characters (found U+{:04X})",
+                u32::from(c)
+            )));
+        }
+        if !t.chars().any(is_visible) {
+            return Err(Invalid::new("must contain at least one visible character"));
         }
         Ok(PlainText(t.to_owned()))
     }
+}
+
+/// Controls, format characters and line or paragraph separators: never part
+/// of a name, and invisible or layout-changing wherever they appear.
+fn is_hidden_control(c: char) -> bool {
+    matches!(c.general_category(), Gc::Control | Gc::Format | Gc::LineSeparator | Gc::ParagraphSeparator)
+}
+
+/// A character that draws something on its own: a letter, number,
+/// punctuation mark or symbol. Spaces, marks (which need a base), private-use
+/// and unassigned code points do not count, nor do the few letters and
+/// symbols that render blank: the Hangul fillers (the only letters Unicode
+/// lists as Default_Ignorable_Code_Point) and the braille blank.
+fn is_visible(c: char) -> bool {
+    let blank = matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}');
+    let drawn =
+        matches!(c.general_category_group(), Group::Letter | Group::Number | Group::Punctuation | Group::Symbol);
+    drawn && !blank
 }
 
 /// A host name only (no scheme, path, port, user info or IP address), stored
@@ -110,12 +139,17 @@ impl WebDomain {
 
 /// A business e-mail address, parsed by the `email_address` crate (RFC 5321
 /// / 5322 syntax) with a dotted domain, no display name and no domain
-/// literal. The domain is lower-cased; the local part is kept as given.
+/// literal. The domain is stored as `WebDomain` stores a host name (IDNA,
+/// punycode, lower-case), so `jo@bücher.de` is `jo@xn--bcher-kva.de` and a
+/// look-alike in another script shows as `xn--...`, never as the letters it
+/// imitates. The local part is kept as given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BusinessEmail(String);
 value_type!(BusinessEmail);
 
 impl BusinessEmail {
+    pub const MAX_LEN: usize = 254;
+
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         let t = s.trim();
         let options = email_address::Options {
@@ -126,10 +160,14 @@ impl BusinessEmail {
         };
         let parsed = email_address::EmailAddress::parse_with_options(t, options)
             .map_err(|_| Invalid::new("is not a valid e-mail address"))?;
-        if t.len() > 254 {
-            return Err(Invalid::new("must be at most 254 characters"));
+        let domain = WebDomain::parse(parsed.domain())
+            .map_err(|_| Invalid::new("is not a valid e-mail address: the domain is not a valid host name"))?;
+        let stored = format!("{}@{}", parsed.local_part(), domain);
+        // Checked on the stored form: punycode is longer than what was typed.
+        if t.len() > Self::MAX_LEN || stored.len() > Self::MAX_LEN {
+            return Err(Invalid::new(format!("must be at most {} characters", Self::MAX_LEN)));
         }
-        Ok(BusinessEmail(format!("{}@{}", parsed.local_part(), parsed.domain().to_ascii_lowercase())))
+        Ok(BusinessEmail(stored))
     }
 }
 
@@ -211,10 +249,65 @@ mod tests {
 
     #[test]
     fn plain_text_table() {
-        assert_eq!(PlainText::parse("  Acme Dental  ").unwrap().as_str(), "Acme Dental");
+        let good = [
+            ("  Acme Dental  ", "Acme Dental"),
+            ("Zoë's Café & Co.", "Zoë's Café & Co."),
+            ("株式会社", "株式会社"),
+            ("Ann\u{a0}Lee", "Ann\u{a0}Lee"), // no-break space between letters
+            ("\u{3000}Acme\u{3000}", "Acme"), // ideographic spaces trimmed
+            ("e\u{301}", "e\u{301}"),         // a combining mark on a base
+            ("❤\u{fe0f}", "❤\u{fe0f}"),       // a variation selector is a mark, not Cf
+            ("★", "★"),
+        ];
+        for (input, stored) in good {
+            assert_eq!(PlainText::parse(input).unwrap().as_str(), stored, "{input:?}");
+        }
         assert_eq!(PlainText::parse(&"é".repeat(200)).unwrap().as_str().chars().count(), 200);
-        for b in ["", "   ", "a\u{0}b", "tab\there", "line\nbreak", &"x".repeat(201)] {
-            assert!(PlainText::parse(b).is_err(), "{b:?} should be invalid");
+        let bad_and_message_words = [
+            ("", "blank"),
+            ("   ", "blank"),
+            ("\u{3000}", "blank"),
+            (&"x".repeat(201) as &str, "at most 200"),
+            ("a\u{0}b", "control"),
+            ("tab\there", "control"),
+            ("line\nbreak", "control"),
+            ("a\u{85}b", "control"),
+            // Format characters (Cf): zero-width, byte-order, bidi, soft hyphen, tags.
+            ("\u{200b}", "U+200B"),
+            ("Ac\u{200b}me", "U+200B"),
+            ("Ac\u{200c}me", "U+200C"),
+            ("Ac\u{200d}me", "U+200D"),
+            ("\u{200d}", "U+200D"),
+            ("Acme\u{200e}", "U+200E"),
+            ("Acme\u{200f}", "U+200F"),
+            ("\u{feff}Acme", "U+FEFF"),
+            ("Good\u{202e}live", "U+202E"),
+            ("\u{202a}Acme", "U+202A"),
+            ("\u{202d}Acme", "U+202D"),
+            ("Acme\u{2066}", "U+2066"),
+            ("Acme\u{2069}", "U+2069"),
+            ("Acme\u{61c}", "U+061C"),
+            ("Ac\u{ad}me", "U+00AD"),
+            ("Ac\u{2060}me", "U+2060"),
+            ("Ac\u{180e}me", "U+180E"),
+            ("\u{1f3f4}\u{e0067}\u{e007f}", "U+E0067"), // tag characters
+            // Line and paragraph separators (Zl, Zp), inside a value.
+            ("a\u{2028}b", "U+2028"),
+            ("a\u{2029}b", "U+2029"),
+            // Nothing visible: spaces, fillers, blanks and lone marks.
+            ("\u{2800}", "visible"),
+            ("\u{3164}", "visible"),
+            ("\u{115f}\u{1160}", "visible"),
+            ("\u{ffa0}", "visible"),
+            ("\u{2800}\u{3000}\u{2800}", "visible"),
+            ("\u{301}", "visible"),
+            ("\u{34f}", "visible"),
+            ("\u{fe0f}", "visible"),
+            ("\u{e000}", "visible"),
+        ];
+        for (input, words) in bad_and_message_words {
+            let err = PlainText::parse(input).expect_err(input);
+            assert!(err.0.contains(words), "{input:?}: {:?} should mention {words:?}", err.0);
         }
     }
 
@@ -252,8 +345,20 @@ mod tests {
 
     #[test]
     fn business_email_table() {
-        assert_eq!(BusinessEmail::parse("Jo@Example.COM").unwrap().as_str(), "Jo@example.com");
-        assert!(BusinessEmail::parse("first.last+tag@mail.example.org").is_ok());
+        let good = [
+            ("Jo@Example.COM", "Jo@example.com"),
+            ("first.last+tag@mail.example.org", "first.last+tag@mail.example.org"),
+            ("jo@bücher.de", "jo@xn--bcher-kva.de"),
+            ("jo@BÜCHER.de", "jo@xn--bcher-kva.de"),
+            ("jo@xn--bcher-kva.de", "jo@xn--bcher-kva.de"),
+            // Cyrillic а (U+0430) in place of Latin a: stored as punycode, never raw.
+            ("jo@\u{430}pple.com", "jo@xn--pple-43d.com"),
+            // UTS #46 maps a zero-width space out, as WebDomain does.
+            ("jo@exa\u{200b}mple.com", "jo@example.com"),
+        ];
+        for (input, stored) in good {
+            assert_eq!(BusinessEmail::parse(input).unwrap().as_str(), stored, "{input:?}");
+        }
         for b in [
             "",
             "plain",
@@ -263,6 +368,9 @@ mod tests {
             "Jo <jo@example.com>",
             "jo@[127.0.0.1]",
             "jo@@example.com",
+            "jo@1.2.3.4",
+            "jo@under_score.com",
+            "jo@-bad.com",
         ] {
             assert!(BusinessEmail::parse(b).is_err(), "{b:?} should be invalid");
         }

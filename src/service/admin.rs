@@ -68,8 +68,13 @@ pub async fn create_user(
     Ok(user::Entity::insert(row).exec_with_returning(db).await?)
 }
 
+/// Looks the address up in the form `create_user` stored it (punycode domain,
+/// lower-case), so `jo@bücher.de` finds `jo@xn--bcher-kva.de`.
 pub async fn user_by_email(db: &impl ConnectionTrait, email: &str) -> Result<user::Model> {
-    let email = email.trim().to_lowercase();
+    let email = match BusinessEmail::parse(email) {
+        Ok(e) => e.as_str().to_lowercase(),
+        Err(_) => email.trim().to_lowercase(),
+    };
     user::Entity::find()
         .filter(user::Column::Email.eq(&email))
         .one(db)

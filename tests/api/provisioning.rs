@@ -2,6 +2,7 @@
 
 use crate::db_tests;
 use crate::helpers::{client_input, TestApp, UserFx};
+use partner_clients::service::admin;
 use serde_json::{json, Value};
 
 const PROVISION: &str = "mutation($i: ProvisionClientInput!) {
@@ -309,6 +310,51 @@ async fn escalation_boundaries(app: TestApp) {
     }
 }
 
+/// DESIGN §7: free text refuses format characters, line and paragraph
+/// separators and invisible values; businessEmail's domain is stored as punycode.
+async fn invisible_text_and_idna_email(app: TestApp) {
+    let p = app.partner("alpha").await;
+    let ada = app.admin_of(&p, "ada").await;
+    let before = total_clients(&app, &ada).await;
+    let cases = [
+        ("businessName", "\u{200b}"),
+        ("businessName", "\u{feff}Acme"),
+        ("businessName", "Good\u{202e}evil"),
+        ("businessName", "a\u{2028}b"),
+        ("businessName", "\u{2800}\u{3164}"),
+        ("contactName", "\u{200d}"),
+        ("contactName", "Ann\u{2066}Lee"),
+    ];
+    for (n, (field, value)) in cases.into_iter().enumerate() {
+        let mut input = client_input(&format!("hidden-{n}"), "Visible Co");
+        input[field] = json!(value);
+        let d = provision(&app, &ada, input).await;
+        assert_eq!(d["created"], false, "{field} = {value:?}");
+        assert_eq!(d["client"], Value::Null, "{field} = {value:?}");
+        let errs = d["userErrors"].as_array().unwrap();
+        assert_eq!(errs.len(), 1, "{field} = {value:?}: {errs:?}");
+        assert_eq!(errs[0]["code"], "INVALID", "{field} = {value:?}");
+        assert_eq!(errs[0]["field"], json!(["input", field]), "{field} = {value:?}");
+    }
+    assert_eq!(total_clients(&app, &ada).await, before, "a refused input created a client");
+
+    let emails = [("jo@bücher.de", "jo@xn--bcher-kva.de"), ("jo@\u{430}pple.com", "jo@xn--pple-43d.com")];
+    for (n, (typed, stored)) in emails.into_iter().enumerate() {
+        let mut input = client_input(&format!("idna-{n}"), "Idna Co");
+        input["businessEmail"] = json!(typed);
+        let d = provision(&app, &ada, input).await;
+        assert_eq!(d["userErrors"], json!([]), "{typed:?}");
+        assert_eq!(d["client"]["businessEmail"], stored, "as stored (the row is read back)");
+    }
+
+    // The admin CLI's display names and e-mail addresses follow the same rules.
+    let refused = admin::create_user(&app.db, Some(&p.slug), "eve@alpha.example", "\u{202e}Eve", "partner_user").await;
+    assert!(refused.unwrap_err().to_string().contains("--name"));
+    let u = admin::create_user(&app.db, Some(&p.slug), "Jo@Bücher.de", "Jo", "partner_user").await.unwrap();
+    assert_eq!(u.email, "jo@xn--bcher-kva.de");
+    assert_eq!(admin::user_by_email(&app.db, "jo@bücher.de").await.unwrap().id, u.id);
+}
+
 db_tests!(
     provisions_a_normalised_client,
     validation_table,
@@ -317,4 +363,5 @@ db_tests!(
     forbidden_callers_write_nothing,
     audit_trail,
     escalation_boundaries,
+    invisible_text_and_idna_email,
 );
