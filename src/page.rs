@@ -31,6 +31,36 @@ pub enum KeyPart {
     Text(String),
 }
 
+impl KeyPart {
+    /// A timestamp key, at the microsecond precision timestamps are stored
+    /// with, so the row read back compares equal to its cursor.
+    pub fn time(t: &chrono::DateTime<chrono::Utc>) -> KeyPart {
+        KeyPart::Text(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    }
+
+    pub fn uuid(u: uuid::Uuid) -> KeyPart {
+        KeyPart::Text(u.to_string())
+    }
+
+    /// The SQL value of a [`KeyPart::time`] key; `None` if it is not one.
+    pub fn time_value(&self) -> Option<Value> {
+        match self {
+            KeyPart::Text(t) => {
+                chrono::DateTime::parse_from_rfc3339(t).ok().map(|d| Value::from(d.with_timezone(&chrono::Utc)))
+            }
+            KeyPart::Int(_) => None,
+        }
+    }
+
+    /// The SQL value of a [`KeyPart::uuid`] key; `None` if it is not one.
+    pub fn uuid_value(&self) -> Option<Value> {
+        match self {
+            KeyPart::Text(t) => uuid::Uuid::parse_str(t).ok().map(Value::from),
+            KeyPart::Int(_) => None,
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct CursorDoc {
     /// The ordering this cursor belongs to, e.g. `clients:BUSINESS_NAME:ASC`.
@@ -181,5 +211,15 @@ mod tests {
         assert!(decode_cursor("clients:BUSINESS_NAME:ASC", 2, &c).is_err());
         assert!(decode_cursor("clients:CLIENT_ID:ASC", 1, &c).is_err());
         assert!(decode_cursor("x", 1, "not base64!").is_err());
+    }
+
+    #[test]
+    fn time_and_uuid_keys_round_trip() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-28T10:00:00.123456Z").unwrap().to_utc();
+        assert_eq!(KeyPart::time(&at).time_value(), Some(Value::from(at)));
+        let u = uuid::Uuid::now_v7();
+        assert_eq!(KeyPart::uuid(u).uuid_value(), Some(Value::from(u)));
+        assert_eq!(KeyPart::Int(7).time_value(), None);
+        assert_eq!(KeyPart::Text("7".into()).uuid_value(), None);
     }
 }

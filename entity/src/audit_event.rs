@@ -4,9 +4,10 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "audit_events")]
 pub struct Model {
-    /// Monotonic: newest-first order is `id DESC`.
-    #[sea_orm(primary_key)]
-    pub id: i64,
+    /// A UUIDv7 (`Uuid::now_v7()`), the only id that leaves the server: no
+    /// global counter (DESIGN §7). Newest first is `(occurred_at, id) DESC`.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
     pub partner_id: Uuid,
     pub client_uuid: Option<Uuid>,
     /// `None` for AiDial's own workflows (the ops CLI).

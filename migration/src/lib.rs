@@ -7,12 +7,17 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_init;
 mod m20261128_000002_search_indexes;
+mod m20261201_000001_audit_event_uuid;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_init::Migration), Box::new(m20261128_000002_search_indexes::Migration)]
+        vec![
+            Box::new(m20261128_000001_init::Migration),
+            Box::new(m20261128_000002_search_indexes::Migration),
+            Box::new(m20261201_000001_audit_event_uuid::Migration),
+        ]
     }
 }

@@ -1,5 +1,6 @@
-//! Opaque global ids for `Node`: base64url of `Type:key`. Clients must not
-//! parse them; a malformed or foreign id resolves exactly as an absent one.
+//! Opaque global ids for `Node`: base64url of `Type:key`, every key a uuid
+//! (audit events' are v7: no key counts anything). Clients must not parse
+//! them; a malformed or foreign id resolves exactly as an absent one.
 
 use async_graphql::ID;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -58,6 +59,8 @@ mod tests {
         let id = encode(Kind::PartnerUser, u);
         assert_eq!(decode_uuid(&id, Kind::PartnerUser), Some(u));
         assert_eq!(decode_uuid(&id, Kind::Client), None);
+        // Audit events too: a UUIDv7, never a sequence number (DESIGN §7).
+        assert_eq!(decode_uuid(&encode(Kind::AuditEvent, u), Kind::AuditEvent), Some(u));
         assert_eq!(decode("!!"), None);
         assert_eq!(decode(&URL_SAFE_NO_PAD.encode("Nope:1")), None);
     }

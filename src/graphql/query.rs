@@ -107,9 +107,9 @@ async fn node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, AppError> {
             Some(u) if u == p.partner_id => Some(Node::Partner(Partner(users::own_partner(&env.db, p).await?))),
             _ => None,
         },
-        Kind::AuditEvent => match key.parse::<i64>() {
-            Ok(n) => audit::find(&env.db, p, n).await?.map(|e| Node::AuditEvent(AuditEvent(e))),
-            Err(_) => None,
+        Kind::AuditEvent => match uuid() {
+            Some(u) => audit::find(&env.db, p, u).await?.map(|e| Node::AuditEvent(AuditEvent(e))),
+            None => None,
         },
     })
 }

@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::page::{col, KeyPart, Keyset, Page, PageArgs, PageRequest};
 use crate::policy::{Capability, Principal};
 use entity::audit_event;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Value};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 pub struct Event {
@@ -20,6 +20,7 @@ pub struct Event {
 /// Record an event. Call it with the transaction that makes the change.
 pub async fn record(txn: &impl ConnectionTrait, e: Event) -> Result<()> {
     audit_event::Entity::insert(audit_event::ActiveModel {
+        id: Set(Uuid::now_v7()),
         partner_id: Set(e.partner_id),
         client_uuid: Set(e.client_uuid),
         actor_id: Set(e.actor_id),
@@ -27,27 +28,30 @@ pub async fn record(txn: &impl ConnectionTrait, e: Event) -> Result<()> {
         action: Set(e.action.as_str().to_owned()),
         details: Set(e.details),
         occurred_at: Set(super::now()),
-        ..Default::default()
     })
     .exec_without_returning(txn)
     .await?;
     Ok(())
 }
 
+/// Newest first by `(occurred_at, id)`: the order of the `occurredAt`s the
+/// list shows, whichever clock minted the v7 id; the unique id breaks ties
+/// (events of one transaction), so pages are deterministic. The cursor holds
+/// the time and the uuid, never a counter.
 fn keyset() -> Keyset {
     Keyset {
-        name: "audit:ID:DESC".into(),
-        columns: vec![col(audit_event::Column::Id)],
+        name: "audit:OCCURRED_AT:DESC".into(),
+        columns: vec![col(audit_event::Column::OccurredAt), col(audit_event::Column::Id)],
         descending: true,
-        to_value: |_, p| match p {
-            KeyPart::Int(i) => Some(Value::BigInt(Some(*i))),
-            KeyPart::Text(_) => None,
+        to_value: |i, p| match i {
+            0 => p.time_value(),
+            _ => p.uuid_value(),
         },
     }
 }
 
 pub fn cursor(e: &audit_event::Model) -> String {
-    crate::page::encode_cursor(&keyset().name, vec![KeyPart::Int(e.id)])
+    crate::page::encode_cursor(&keyset().name, vec![KeyPart::time(&e.occurred_at), KeyPart::uuid(e.id)])
 }
 
 /// A client's events, newest first. The caller has already resolved the
@@ -79,7 +83,7 @@ pub async fn count_for_client(db: &impl ConnectionTrait, p: &Principal, client_u
 }
 
 /// One event by id, for `node(id:)`: administrators of its partner only.
-pub async fn find(db: &impl ConnectionTrait, p: &Principal, id: i64) -> Result<Option<audit_event::Model>> {
+pub async fn find(db: &impl ConnectionTrait, p: &Principal, id: Uuid) -> Result<Option<audit_event::Model>> {
     if !p.can(Capability::ViewAuditEvents) {
         return Ok(None);
     }

@@ -135,6 +135,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
             let client_uuid = row.id.clone().unwrap();
             let event = |action: AuditAction, subject: Option<uuid::Uuid>, details: serde_json::Value| {
                 audit_event::ActiveModel {
+                    id: Set(uuid::Uuid::now_v7()),
                     partner_id: Set(org.id),
                     client_uuid: Set(Some(client_uuid)),
                     actor_id: Set(Some(staff[0].id)),
@@ -142,7 +143,6 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
                     action: Set(action.as_str().to_owned()),
                     details: Set(details),
                     occurred_at: Set(created),
-                    ..Default::default()
                 }
             };
             // The same trail the API would have written.
