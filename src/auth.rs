@@ -4,8 +4,9 @@
 //! (`scope`); role, partner and active flag are read from the `users` table
 //! on every request. Every way a token can be wrong (missing, malformed,
 //! forged, `alg: none`, wrong algorithm, expired, not yet valid, wrong
-//! issuer or audience, a claim of the wrong type, unknown user) is the same
-//! UNAUTHENTICATED; the reason is logged, never returned.
+//! issuer or audience, a claim of the wrong type, unknown user, the demo key
+//! naming an account the demo did not create) is the same UNAUTHENTICATED;
+//! the reason is logged, never returned.
 
 use crate::config::{JwtArgs, Secret};
 use crate::domain::Role;
@@ -21,7 +22,10 @@ use uuid::Uuid;
 
 /// The key `serve --demo` and `token` use when no key is configured.
 /// Public on purpose: demo tokens must never be accepted by a real deployment,
-/// which refuses to start without a key of its own.
+/// which refuses to start without a key of its own. Anyone can sign with it,
+/// so an authenticator holding it signs in demo accounts only (the demo's
+/// seeded e-mail addresses); a token for anyone else is the same
+/// UNAUTHENTICATED as a forged one.
 pub const DEMO_SECRET: &str = "partner-clients-demo-only-secret-not-for-production";
 
 /// Leeway for `exp` and `nbf`, in seconds.
@@ -65,6 +69,8 @@ pub struct Authenticator {
     encoding: Option<EncodingKey>,
     issuer: Option<String>,
     audience: Option<String>,
+    /// Verifying with the public [`DEMO_SECRET`]: demo accounts only.
+    demo_key: bool,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -73,6 +79,7 @@ impl std::fmt::Debug for Authenticator {
             .field("algorithm", &self.algorithm)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("demo_key", &self.demo_key)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +88,7 @@ impl Authenticator {
     /// Build from configuration. `demo` allows the public demo key when no
     /// key is configured; otherwise a missing key is an error.
     pub fn from_args(args: &JwtArgs, demo: bool) -> anyhow::Result<Self> {
+        let mut demo_key = false;
         let (algorithm, decoding, encoding) = if let Some(path) = &args.jwt_public_key_file {
             let pem =
                 std::fs::read(path).with_context(|| format!("cannot read JWT_PUBLIC_KEY_FILE {}", path.display()))?;
@@ -102,7 +110,10 @@ impl Authenticator {
         } else {
             let secret = match (&args.jwt_secret, demo) {
                 (Some(s), _) => s.clone(),
-                (None, true) => DEMO_SECRET.parse::<Secret>()?,
+                (None, true) => {
+                    demo_key = true;
+                    DEMO_SECRET.parse::<Secret>()?
+                }
                 (None, false) => bail!(
                     "no token key configured: set JWT_SECRET (HS256, at least 32 bytes) or JWT_PUBLIC_KEY_FILE, or run `serve --demo`"
                 ),
@@ -137,7 +148,14 @@ impl Authenticator {
             encoding,
             issuer: args.jwt_issuer.clone(),
             audience: args.jwt_audience.clone(),
+            demo_key,
         })
+    }
+
+    /// Whether this authenticator holds the public demo key (and so accepts
+    /// demo accounts only).
+    pub fn uses_demo_key(&self) -> bool {
+        self.demo_key
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
@@ -177,6 +195,12 @@ impl Authenticator {
         let claims = self.verify(token)?;
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::Unauthenticated)?;
         let row = user::Entity::find_by_id(user_id).one(db).await?.ok_or(AppError::Unauthenticated)?;
+        if self.demo_key && !crate::service::demo::is_demo_account(&row.email) {
+            // Checked on every request, not only at start: an account created
+            // while the demo runs must not be reachable with the public key.
+            tracing::info!(reason = "demo key for an account the demo did not create", "token refused");
+            return Err(AppError::Unauthenticated);
+        }
         let role: Role = row.role.parse().map_err(AppError::internal)?;
         match (PartnerRole::from_role(role), row.partner_id, row.active) {
             (Some(role), Some(partner_id), true) => {

@@ -1,11 +1,22 @@
-//! `serve --demo`: realistic demo data, seeded once.
+//! `serve --demo`: realistic demo data, seeded once, and the one list of
+//! the accounts it creates.
+//!
+//! A demo account is recognised by its e-mail address: every one the demo
+//! seeds is listed here ([`is_demo_account`]), all under `.example` domains,
+//! which RFC 2606 reserves, so no real person's account can carry one, and
+//! e-mail addresses are unique, so a real account cannot share one with a
+//! demo account either. `serve --demo` refuses a database with any other
+//! account ([`refuse_foreign_accounts`]), and the public demo key signs in
+//! only these accounts (`auth.rs`).
 
 use super::admin;
 use super::clients::{recount, row_for, ProvisionInput};
 use crate::domain::{AuditAction, ClientStatus};
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use entity::{audit_event, client, client_assignment, partner, user};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
+};
 
 /// A demo account and the token line printed for it.
 pub struct DemoAccount {
@@ -21,6 +32,42 @@ pub const ACCOUNTS: &[DemoAccount] = &[
     DemoAccount { label: "Customer admin (refused: FORBIDDEN)", email: "owner@acme-dental.example" },
     DemoAccount { label: "AiDial staff (refused: FORBIDDEN)", email: "ops@aidial.example" },
 ];
+
+/// The demo's partners: slug, name, number of clients, and staff handles
+/// (`handle@slug.example`): the first is the administrator, the last has left.
+const ORGS: &[(&str, &str, usize, &[&str])] = &[
+    ("northwind", "Northwind Agency", 180, &["ada", "ben", "bo", "ines"]),
+    ("bluepeak", "Bluepeak Partners", 120, &["cleo", "dev", "finn"]),
+];
+
+/// The demo's accounts outside any partner: e-mail, name, role.
+const OUTSIDERS: &[(&str, &str, &str)] = &[
+    ("owner@acme-dental.example", "Olive Owner", "customer_admin"),
+    ("ops@aidial.example", "Oscar Ops", "aidial_staff"),
+];
+
+/// Every e-mail address the demo seeds, derived from the two lists above.
+static EMAILS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    let staff = ORGS.iter().flat_map(|(slug, _, _, people)| people.iter().map(move |h| format!("{h}@{slug}.example")));
+    OUTSIDERS.iter().map(|(e, _, _)| (*e).to_owned()).chain(staff).collect()
+});
+
+/// Whether `email` (as stored: lower case) is an account the demo seeds.
+pub fn is_demo_account(email: &str) -> bool {
+    EMAILS.iter().any(|e| e == email)
+}
+
+/// Fail when the database holds an account the demo did not create: the
+/// demo key is public, and the demo must not run beside real accounts.
+pub async fn refuse_foreign_accounts(db: &DatabaseConnection) -> Result<()> {
+    let foreign = user::Entity::find().filter(user::Column::Email.is_not_in(EMAILS.iter().cloned())).count(db).await?;
+    if foreign > 0 {
+        bail!(
+            "refusing --demo: the database holds {foreign} account(s) the demo did not create, and demo tokens are signed with a public key; point DATABASE_URL at a fresh database or run without --demo"
+        );
+    }
+    Ok(())
+}
 
 const PREFIXES: &[&str] = &[
     "Acme",
@@ -82,12 +129,8 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
         return Ok(false);
     }
     let txn = db.begin().await?;
-    let orgs = [
-        ("northwind", "Northwind Agency", 180usize, &["ada", "ben", "bo", "ines"][..]),
-        ("bluepeak", "Bluepeak Partners", 120, &["cleo", "dev", "finn"][..]),
-    ];
     let mut serial = 0u64;
-    for (slug, name, n_clients, people) in orgs {
+    for &(slug, name, n_clients, people) in ORGS {
         let org = admin::create_partner(&txn, slug, name).await?;
         let domain = format!("{slug}.example");
         let mut staff: Vec<user::Model> = Vec::new();
@@ -179,9 +222,36 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
             audit_event::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
         }
     }
-    admin::create_user(&txn, None, "owner@acme-dental.example", "Olive Owner", "customer_admin").await?;
-    admin::create_user(&txn, None, "ops@aidial.example", "Oscar Ops", "aidial_staff").await?;
+    for (email, name, role) in OUTSIDERS {
+        admin::create_user(&txn, None, email, name, role).await?;
+    }
     recount(&txn).await.map_err(|e| anyhow!(e.detail()))?;
     txn.commit().await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_accounts_are_exactly_the_seeded_addresses() {
+        for acct in ACCOUNTS {
+            assert!(is_demo_account(acct.email), "{}", acct.email);
+        }
+        for (email, demo) in [
+            ("bo@northwind.example", true),
+            ("finn@bluepeak.example", true),
+            ("ops@aidial.example", true),
+            ("eve@northwind.example", false),
+            ("ada@bluepeak.example", false),
+            ("ada@northwind.example.com", false),
+            ("ADA@northwind.example", false),
+            ("ada@acme.example", false),
+            ("", false),
+        ] {
+            assert_eq!(is_demo_account(email), demo, "{email}");
+        }
+        assert_eq!(EMAILS.len(), 9);
+    }
 }

@@ -1,8 +1,16 @@
-//! The ops CLI, run as the real binary against a fresh SQLite file.
+//! The ops CLI, run as the real binary against a fresh SQLite file. These
+//! tests spawn processes, so they are not `db_tests!`: SQLite only, except
+//! the in-process demo-key test at the end.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use partner_clients::auth::Authenticator;
+use partner_clients::config::JwtArgs;
+use partner_clients::error::AppError;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 struct Cli {
     dir: tempfile::TempDir,
@@ -43,6 +51,94 @@ impl Cli {
         assert_eq!(lines.len(), 1, "{args:?}: one-line reason expected, got {err:?}");
         assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout when failing");
         lines[0].to_owned()
+    }
+    /// `serve --demo` on port 0 with the public demo key; stderr to a file.
+    fn spawn_demo(&self, env: &[(&str, &str)]) -> Child {
+        let err = std::fs::File::create(self.dir.path().join("serve.err")).unwrap();
+        let mut cmd = self.cmd(&["serve", "--demo", "--bind", "127.0.0.1:0"]);
+        cmd.env_remove("JWT_SECRET").envs(env.iter().copied()).stdout(Stdio::piped()).stderr(err);
+        cmd.spawn().unwrap()
+    }
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.err")).unwrap()
+    }
+    /// [`Cli::spawn_demo`], once its banner is out.
+    fn demo(&self, env: &[(&str, &str)]) -> Demo {
+        let mut child = self.spawn_demo(env);
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut lines = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !lines.iter().any(|l: &String| l.starts_with("Tokens last")) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            lines.push(rx.recv_timeout(left).unwrap_or_else(|_| panic!("demo banner: {}", self.stderr())));
+        }
+        let url = lines.iter().find_map(|l| l.strip_prefix("partner-clients demo on ")).unwrap().to_owned();
+        Demo { child, url, lines }
+    }
+}
+
+/// Wait for `child` to exit; kill it and fail after `limit`.
+#[track_caller]
+fn exit_within(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("still running after {limit:?}");
+}
+
+/// A running `serve --demo`; killed when dropped.
+struct Demo {
+    child: Child,
+    url: String,
+    lines: Vec<String>,
+}
+
+impl Demo {
+    fn addr(&self) -> SocketAddr {
+        self.url.trim_start_matches("http://").trim_end_matches("/graphql").parse().unwrap()
+    }
+    /// The banner's token for the account whose label line contains `label`.
+    fn token(&self, label: &str) -> String {
+        let i = self.lines.iter().position(|l| l.contains(label)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&self.lines[i + 1]).unwrap();
+        v["Authorization"].as_str().unwrap().trim_start_matches("Bearer ").to_owned()
+    }
+    fn sigterm(&self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    }
+    /// A raw connection that has sent a POST's headers and half its body.
+    async fn half_sent_request(&self, token: &str) -> (TcpStream, String) {
+        let body = serde_json::json!({ "query": "{ viewer { role } }" }).to_string();
+        let (head, tail) = body.split_at(body.len() / 2);
+        let mut conn = TcpStream::connect(self.addr()).await.unwrap();
+        let request = format!(
+            "POST /graphql HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{head}",
+            self.addr(),
+            body.len()
+        );
+        conn.write_all(request.as_bytes()).await.unwrap();
+        // Let the server read the headers: the request is now in flight.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        (conn, tail.to_owned())
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -159,54 +255,145 @@ fn serve_refuses_to_start_without_a_key() {
 async fn demo_mode_seeds_once_and_prints_working_tokens() {
     let cli = Cli::new();
     for run in 0..2 {
-        let mut child = cli
-            .cmd(&["serve", "--demo", "--bind", "127.0.0.1:0"])
-            .env_remove("JWT_SECRET")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut lines = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !lines.iter().any(|l: &String| l.starts_with("Tokens last")) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            lines.push(rx.recv_timeout(left).expect("demo banner"));
-        }
-        let url = lines.iter().find_map(|l| l.strip_prefix("partner-clients demo on ")).unwrap().to_owned();
+        let demo = cli.demo(&[]);
+        let (url, lines) = (demo.url.clone(), &demo.lines);
         assert!(lines
             .iter()
             .any(|l| l == if run == 0 { "Seeded demo data." } else { "Demo data already present; nothing added." }));
-        let token_after = |label: &str| {
-            let i = lines.iter().position(|l| l.contains(label)).unwrap();
-            let v: serde_json::Value = serde_json::from_str(&lines[i + 1]).unwrap();
-            v["Authorization"].as_str().unwrap().trim_start_matches("Bearer ").to_owned()
-        };
         let http = reqwest::Client::new();
         let ask = |token: String, q: &'static str| {
             let (http, url) = (http.clone(), url.clone());
             async move { http.post(&url).bearer_auth(token).json(&serde_json::json!({ "query": q })).send().await.unwrap() }
         };
-        let r = ask(token_after("<ada@northwind.example>"), "{ viewer { role } clients { totalCount } }").await;
+        let r = ask(demo.token("<ada@northwind.example>"), "{ viewer { role } clients { totalCount } }").await;
         let v: serde_json::Value = r.json().await.unwrap();
         assert_eq!(v["data"]["viewer"]["role"], "PARTNER_ADMIN");
         assert_eq!(v["data"]["clients"]["totalCount"], 180, "run {run}: demo data is not duplicated");
-        let r = ask(token_after("<ben@northwind.example>"), "{ viewer { role } }").await;
+        let r = ask(demo.token("<ben@northwind.example>"), "{ viewer { role } }").await;
         assert_eq!(r.json::<serde_json::Value>().await.unwrap()["data"]["viewer"]["role"], "PARTNER_USER");
-        let r = ask(token_after("<owner@acme-dental.example>"), "{ viewer { role } }").await;
+        let r = ask(demo.token("<owner@acme-dental.example>"), "{ viewer { role } }").await;
         assert_eq!(r.status().as_u16(), 403);
         // GraphiQL for a browser.
         let page = http.get(&url).header("accept", "text/html").send().await.unwrap().text().await.unwrap();
-        assert!(page.contains("GraphiQL") && page.contains("Authorization"));
-        child.kill().unwrap();
-        let _ = child.wait();
+        // (The token hint moved into GraphiQL's boot script with the CSP work.)
+        assert!(page.contains("GraphiQL"), "{page}");
     }
 }
+
+/// SIGTERM drains: `/readyz` turns 503 while the listener still accepts, the
+/// listener closes, a request already in flight gets its whole answer, and
+/// the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_in_flight_requests_then_exits_0() {
+    let cli = Cli::new();
+    let mut demo = cli.demo(&[("SHUTDOWN_GRACE_SECS", "8")]);
+    let (mut conn, tail) = demo.half_sent_request(&demo.token("<ada@northwind.example>")).await;
+    let http = reqwest::Client::new();
+    let readyz = format!("http://{}/readyz", demo.addr());
+    assert_eq!(http.get(&readyz).send().await.unwrap().status(), 200);
+
+    demo.sigterm();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = http.get(&readyz).send().await.expect("the listener accepts while /readyz reports draining");
+        if r.status() == 503 {
+            assert_eq!(r.text().await.unwrap(), "draining\n");
+            break;
+        }
+        assert!(Instant::now() < deadline, "/readyz never reported draining");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    while TcpStream::connect(demo.addr()).await.is_ok() {
+        assert!(Instant::now() < deadline + Duration::from_secs(5), "the listener never closed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The listener is closed; the request begun before the signal finishes.
+    conn.write_all(tail.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    tokio::time::timeout(Duration::from_secs(10), conn.read_to_string(&mut resp)).await.unwrap().unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains(r#"{"data":{"viewer":{"role":"PARTNER_ADMIN"}}}"#), "{resp}");
+    let status = exit_within(&mut demo.child, Duration::from_secs(10));
+    assert!(status.success(), "{status:?}: {}", cli.stderr());
+}
+
+/// A request that never finishes does not hold the process past the grace
+/// period; cutting it is reported (non-zero exit, the reason on stderr).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_gives_up_after_the_grace_period() {
+    let cli = Cli::new();
+    let mut demo = cli.demo(&[("SHUTDOWN_GRACE_SECS", "2")]);
+    let (_conn, _never_sent) = demo.half_sent_request(&demo.token("<ada@northwind.example>")).await;
+    let started = Instant::now();
+    demo.sigterm();
+    assert!(!exit_within(&mut demo.child, Duration::from_secs(15)).success());
+    assert!(started.elapsed() >= Duration::from_millis(1500), "{:?}", started.elapsed());
+    assert!(cli.stderr().contains("SHUTDOWN_GRACE_SECS"), "{}", cli.stderr());
+}
+
+/// The demo key is public: `serve --demo` will not run beside real accounts.
+#[test]
+fn demo_refuses_a_database_with_accounts_it_did_not_create() {
+    let cli = Cli::new();
+    cli.ok(&["admin", "create-user", "--email", "ops@aidial.com", "--name", "Ops", "--role", "aidial_staff"]);
+    let mut child = cli.spawn_demo(&[]);
+    let status = exit_within(&mut child, Duration::from_secs(60));
+    assert!(!status.success());
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(out.is_empty(), "nothing on stdout: {out}");
+    let err = cli.stderr();
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains("--demo") && lines[0].contains("1 account"), "{err}");
+}
+
+/// An account created while the demo runs is out of the demo key's reach:
+/// its token is the same 401 as a forged one, and `token --demo` won't sign it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_key_signs_in_demo_accounts_only() {
+    let cli = Cli::new();
+    let demo = cli.demo(&[]);
+    let eve = "admin create-user --partner northwind --email eve@northwind-agency.com --name Eve --role partner_admin";
+    let id = cli.ok(&eve.split(' ').collect::<Vec<_>>());
+    let demo_key = Authenticator::from_args(&JwtArgs::default(), true).unwrap();
+    let forged = demo_key.issue(id.parse().unwrap(), Duration::from_secs(600), None).unwrap();
+    let http = reqwest::Client::new();
+    let ask = |token: String| {
+        let (http, url) = (http.clone(), demo.url.clone());
+        async move {
+            let r = http.post(&url).bearer_auth(token).json(&serde_json::json!({ "query": "{ viewer { role } }" }));
+            let r = r.send().await.unwrap();
+            let auth = r.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+            (r.status().as_u16(), auth, r.text().await.unwrap())
+        }
+    };
+    let refused = ask(forged).await;
+    assert_eq!(refused.0, 401, "{refused:?}");
+    assert_eq!(refused, ask("not-a-token".into()).await, "the same 401 as any bad token");
+    assert_eq!(ask(demo.token("<ada@northwind.example>")).await.0, 200);
+
+    let out = cli.cmd(&["token", "--demo", "--email", "eve@northwind-agency.com"]).env_remove("JWT_SECRET").output();
+    let out = out.unwrap();
+    assert!(!out.status.success() && out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("demo accounts only"));
+}
+
+/// The same rule in process, on both databases: the demo key authenticates
+/// a seeded address and nobody else.
+async fn demo_key_refuses_accounts_the_demo_did_not_create(app: crate::helpers::TestApp) {
+    let northwind = app.partner("northwind").await;
+    let ada = app.admin_of(&northwind, "ada").await; // ada@northwind.example, a demo address
+    let eve = app.admin_of(&northwind, "eve").await;
+    let demo_key = Authenticator::from_args(&JwtArgs::default(), true).unwrap();
+    let bearer = |id| format!("Bearer {}", demo_key.issue(id, Duration::from_secs(600), None).unwrap());
+    assert_eq!(demo_key.authenticate(&app.db, Some(&bearer(ada.id))).await.unwrap().user_id, ada.id);
+    let err = demo_key.authenticate(&app.db, Some(&bearer(eve.id))).await.unwrap_err();
+    assert!(matches!(err, AppError::Unauthenticated), "{err:?}");
+    // The configured key is not restricted.
+    assert!(!app.state.auth.uses_demo_key());
+    assert!(app.state.auth.authenticate(&app.db, Some(&format!("Bearer {}", eve.token))).await.is_ok());
+}
+
+crate::db_tests!(demo_key_refuses_accounts_the_demo_did_not_create);
