@@ -7,7 +7,12 @@
 # virtualenv in a temporary directory (nothing lands in the repo), starts
 # `partner-clients serve --demo` on a free port with a temporary SQLite
 # database and raised rate limits, takes the Northwind admin and user tokens
-# from its banner, runs fuzz/fuzz_graphql.py, and stops the server.
+# from its banner, runs fuzz/fuzz_graphql.py (operations generated from the
+# schema, then the hostile inputs of DESIGN.md §7), and stops the server.
+#
+# At the end it reads the server's peak resident set size (VmHWM in
+# /proc/PID/status), prints `fuzz: server peak RSS N MiB`, and counts it as one
+# more property (`server:peak-rss`), failed above FUZZ_MAX_RSS_MIB.
 #
 # The last line is `fuzz: N passed, M failed` (N, M count properties); the exit
 # status is non-zero when any property failed or the run could not start.
@@ -16,7 +21,8 @@
 # (default 120), FUZZ_TIMEOUT_S (hard stop for the fuzzer, default 170),
 # FUZZ_ARGS (extra fuzzer flags, e.g. "--seed 7" or "--random -k provision"),
 # PYTHON (default python3), FUZZ_ARTIFACTS (report and server log; default
-# .ci/artifacts, which git ignores).
+# .ci/artifacts, which git ignores), FUZZ_MAX_RSS_MIB (the server's peak RSS
+# allowed, default 64).
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -39,14 +45,24 @@ EXAMPLES=${FUZZ_EXAMPLES:-25}
 BUDGET_S=${FUZZ_BUDGET_S:-120}
 TIMEOUT_S=${FUZZ_TIMEOUT_S:-170}
 ARTIFACTS=${FUZZ_ARTIFACTS:-$REPO/.ci/artifacts}
+MAX_RSS_MIB=${FUZZ_MAX_RSS_MIB:-64}
+case $MAX_RSS_MIB in '' | *[!0-9]*) fail_early "FUZZ_MAX_RSS_MIB must be a whole number of MiB, not '$MAX_RSS_MIB'" ;; esac
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pc-fuzz.XXXXXX")
 SERVER_PID=
-cleanup() {
+stop_server() {
+  # SIGTERM, then SIGKILL after 5 s: a server stuck on a hostile document may
+  # never finish draining, and the run must not hang on it.
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
   fi
+  SERVER_PID=
+}
+cleanup() {
+  stop_server
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -112,7 +128,7 @@ for attempt in 1 2 3; do # a free port can be taken between probing and binding
   if start_server; then ok=1; break; fi
   echo "fuzz: server start attempt $attempt failed:" >&2
   tail -n 20 "$WORK/server.err" >&2 || true
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; fi
+  stop_server
 done
 [ -n "$ok" ] || fail_early "could not start the demo server ($BIN serve --demo)"
 echo "fuzz: demo server pid $SERVER_PID on 127.0.0.1:$PORT (setup took $(( $(date +%s) - started ))s)"
@@ -138,6 +154,33 @@ if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] || [ -z "$summary" ]; then
   summary="fuzz: ${passed:-0} passed, 1 failed"
   [ "$rc" -ne 0 ] || rc=1
 fi
+passed=$(echo "$summary" | sed -E 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\1/')
+failed=$(echo "$summary" | sed -E 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\2/')
+
+# --- Peak RSS: VmHWM is the high-water mark of the resident set, so one read at the
+# end sees the peak of the whole run. --------------------------------------------------
+hwm_kb=
+if [ -n "$SERVER_PID" ] && [ -r "/proc/$SERVER_PID/status" ]; then
+  hwm_kb=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || true)
+fi
+if [ -z "$hwm_kb" ]; then
+  echo "fuzz: FAIL server:peak-rss: could not read VmHWM of the server (pid ${SERVER_PID:-none}; no longer running?)"
+  failed=$((failed + 1)); [ "$rc" -ne 0 ] || rc=1
+else
+  rss_mib=$(( (hwm_kb + 1023) / 1024 ))
+  # The split at the end tells heap growth (anonymous) from the binary's own pages (file).
+  split=$(awk '$1 == "RssAnon:" { a = $2 } $1 == "RssFile:" { f = $2 }
+    END { if (a != "") printf "; at the end %d MiB anonymous, %d MiB file-backed", a / 1024, f / 1024 }' \
+    "/proc/$SERVER_PID/status" 2>/dev/null || true)
+  echo "fuzz: server peak RSS $rss_mib MiB (limit $MAX_RSS_MIB MiB$split)"
+  if [ "$hwm_kb" -gt $((MAX_RSS_MIB * 1024)) ]; then
+    echo "fuzz: FAIL server:peak-rss: $rss_mib MiB is above FUZZ_MAX_RSS_MIB=$MAX_RSS_MIB"
+    failed=$((failed + 1)); [ "$rc" -ne 0 ] || rc=1
+  else
+    passed=$((passed + 1))
+  fi
+fi
+summary="fuzz: $passed passed, $failed failed"
 
 if [ "$rc" -ne 0 ]; then
   echo "fuzz: server log lines with errors (full log: $ARTIFACTS/fuzz-server.log):"

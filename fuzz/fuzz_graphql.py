@@ -26,7 +26,32 @@ Properties (one Hypothesis test each; the closing line counts them):
   ROLE:query:invalid        queries with one schema violation (Mode.NEGATIVE)
   ROLE:mutation:invalid     mutations with one schema violation
 
-for ROLE in admin and user. Valid operations use argument literals or, for a
+for ROLE in admin and user, and then, as the administrator, the hostile inputs of
+DESIGN.md §7 (each example's expected outcome computed here from the contract):
+
+  admin:hostile:page-size-defaults
+                            nested connections whose page size comes from a literal,
+                            a variable, a variable's default or the server default:
+                            over the complexity limit (1,000) means
+                            GRAPHQL_VALIDATION_FAILED with no `data`; within it, the
+                            page really has that size (never the default 20)
+  admin:hostile:format-characters
+                            provisionClient with Unicode format characters (Cf), line
+                            or paragraph separators, or nothing visible in
+                            businessName / contactName: INVALID on that field, and
+                            the client does not exist afterwards
+  admin:hostile:operation-names
+                            long (to ~14 KB) and random Unicode operation names, in the
+                            document and in `operationName`; afterwards /metrics is
+                            under 256 KiB, contains none of them, and every
+                            `operation` label is a docs/operations/ name or `other`
+  admin:hostile:fragment-doubling
+                            `fragment F0 { ...F1 ...F1 } ... Fn { __typename }` up to
+                            n = 40, and variants: answered within --hostile-bound-s
+                            (2 s); over 2,000 expanded fields means
+                            GRAPHQL_VALIDATION_FAILED with no `data`
+
+Valid operations use argument literals or, for a
 drawn subset of arguments, variables (so both literal and variable coercion
 run). String, ID and Int arguments are drawn from a mix of values the server
 really has (client ids, global ids, cursors, discovered at start), forged ids
@@ -57,12 +82,14 @@ import collections
 import json
 import os
 import random
+import re
 import shlex
 import shutil
 import sys
 import tempfile
 import time
 import traceback
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -122,6 +149,7 @@ class Exchange:
     role: str
     query: str
     variables: dict[str, Any]
+    operation_name: str | None = None
     status: int | None = None
     content_type: str = ""
     request_id: str = ""
@@ -161,13 +189,19 @@ class Client:
             }
         )
 
-    def post(self, query: str, variables: dict[str, Any] | None = None) -> Exchange:
+    def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        operation_name: str | None = None,
+        timeout_s: float | None = None,
+    ) -> Exchange:
         variables = variables or {}
-        ex = Exchange(role=self.role, query=query, variables=variables)
-        payload = json.dumps({"query": query, "variables": variables}, ensure_ascii=False).encode("utf-8")
+        ex = Exchange(role=self.role, query=query, variables=variables, operation_name=operation_name)
+        payload = json.dumps(request_body(ex), ensure_ascii=False).encode("utf-8")
         start = time.monotonic()
         try:
-            resp = self.session.post(self.url, data=payload, timeout=(5, self.timeout_s))
+            resp = self.session.post(self.url, data=payload, timeout=(5, timeout_s or self.timeout_s))
         except requests.RequestException as exc:
             ex.elapsed_ms = (time.monotonic() - start) * 1000
             ex.problem = f"transport failure: {type(exc).__name__}: {exc}"
@@ -182,6 +216,13 @@ class Client:
         except ValueError:
             ex.json = None
         return ex
+
+
+def request_body(ex: Exchange) -> dict[str, Any]:
+    body: dict[str, Any] = {"query": ex.query, "variables": ex.variables}
+    if ex.operation_name is not None:
+        body["operationName"] = ex.operation_name
+    return body
 
 
 def check(ex: Exchange) -> None:
@@ -241,6 +282,7 @@ class Pool:
     # (ClientOrderField, OrderDirection, cursor) for clients cursors whose ordering is known
     client_cursors: list[tuple[str, str, str]] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
+    admin_clients: int = 0  # the administrator's clients at the start (totalCount)
 
 
 DISCOVERY_QUERY = """
@@ -536,6 +578,10 @@ def discover(admin: Client, user: Client) -> Pool:
                 add(pool.node_ids, (edge.get("node") or {}).get("id"))
                 if conn_name == "eligibleUsers":
                     add(pool.user_ids, (edge.get("node") or {}).get("id"))
+    ex = admin.post("query Count { clients { totalCount } }")
+    check(ex)
+    total = (((ex.json or {}).get("data") or {}).get("clients") or {}).get("totalCount")
+    pool.admin_clients = total if isinstance(total, int) else 0
     for cursor in pool.cursors:
         raw = b64url_decode(cursor)
         try:
@@ -816,15 +862,33 @@ def shaped_provision_inputs(pool: Pool) -> st.SearchStrategy[dict[str, Any]]:
 # --------------------------------------------------------------------------------------
 
 
+def send_operation(client: Client, op: tuple[str, dict[str, Any]]) -> Exchange:
+    query, variables = op
+    return client.post(query, variables)
+
+
+def check_operation(ex: Exchange, _op: Any) -> None:
+    check(ex)
+
+
 @dataclass
 class Property:
+    """A strategy of examples, how one is sent, and what its response must satisfy.
+
+    The default sends a (query, variables) pair and checks the common properties
+    (`check`); the hostile-input properties send their own requests and check more.
+    `verify` raises a Violation, with `ex.problem` saying what broke.
+    """
+
     name: str
     client: Client
-    strategy: st.SearchStrategy[tuple[str, dict[str, Any]]]
+    strategy: st.SearchStrategy[Any]
+    send: Callable[[Client, Any], Exchange] = send_operation
+    verify: Callable[[Exchange, Any], None] = check_operation
 
 
 def curl_command(url: str, ex: Exchange) -> str:
-    body = json.dumps({"query": ex.query, "variables": ex.variables}, ensure_ascii=False)
+    body = json.dumps(request_body(ex), ensure_ascii=False)
     token_var = "ADMIN_TOKEN" if ex.role == "admin" else "USER_TOKEN"
     return (
         f"curl -sS -i -X POST {shlex.quote(url)} -H \"Authorization: Bearer ${token_var}\" "
@@ -839,9 +903,8 @@ def run_property(prop: Property, cfg: argparse.Namespace, base_settings: setting
 
     @base_settings
     @given(op=prop.strategy)
-    def test(op: tuple[str, dict[str, Any]]) -> None:
-        query, variables = op
-        ex = prop.client.post(query, variables)
+    def test(op: Any) -> None:
+        ex = prop.send(prop.client, op)
         last_exchange[:] = [ex]
         result.examples += 1
         result.statuses[ex.status] += 1
@@ -852,7 +915,7 @@ def run_property(prop: Property, cfg: argparse.Namespace, base_settings: setting
                 code = ((err or {}).get("extensions") or {}).get("code") if isinstance(err, dict) else None
                 result.codes[code] += 1
         try:
-            check(ex)
+            prop.verify(ex, op)
         except Violation:
             last_failure.append(ex)
             raise
@@ -880,6 +943,11 @@ def run_property(prop: Property, cfg: argparse.Namespace, base_settings: setting
     return result
 
 
+def clip(text: str, limit: int = MAX_REPORTED_BODY) -> str:
+    """Long hostile documents (14 KB names) stay in the JSON report, not the log."""
+    return text if len(text) <= limit else text[:limit] + f"...(truncated; {len(text)} characters in all)"
+
+
 def report_failure(url: str, res: PropertyResult) -> str:
     lines = [f"--- FAILED {res.name}"]
     ex = res.failure
@@ -891,12 +959,14 @@ def report_failure(url: str, res: PropertyResult) -> str:
         f"  violation: {ex.problem}",
         f"  role: {ex.role}",
         "  query:",
-        *("    " + line for line in ex.query.splitlines()),
-        f"  variables: {json.dumps(ex.variables, ensure_ascii=False)}",
+        *("    " + line for line in clip(ex.query).splitlines()),
+        f"  variables: {clip(json.dumps(ex.variables, ensure_ascii=False))}",
+        *([f"  operationName: {clip(json.dumps(ex.operation_name, ensure_ascii=False))}"]
+          if ex.operation_name is not None else []),
         f"  status: {ex.status}  content-type: {ex.content_type}  x-request-id: {ex.request_id}"
         f"  time: {ex.elapsed_ms:.0f} ms",
         f"  response: {body}",
-        f"  reproduce: {curl_command(url, ex)}",
+        f"  reproduce: {clip(curl_command(url, ex), 8 * MAX_REPORTED_BODY)}",
     ]
     if res.error_text:
         first = res.error_text.splitlines()[0]
@@ -904,8 +974,516 @@ def report_failure(url: str, res: PropertyResult) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------------------
+# Hostile input, round 2 (DESIGN.md §7): fragment doubling, page sizes from variable
+# defaults, client-chosen operation names in /metrics, format characters in free text.
+# The expected outcome of every example is computed here, from the contract's rules.
+# --------------------------------------------------------------------------------------
+
+EXPANDED_FIELDS_LIMIT = 2_000  # LIMIT_EXPANDED_FIELDS
+COMPLEXITY_LIMIT = 1_000  # LIMIT_COMPLEXITY
+DEPTH_LIMIT = 10
+DEFAULT_PAGE, MAX_PAGE = 20, 100
+METRICS_MAX_BYTES = 256 * 1024
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+
+
+class TooSlow(Violation):
+    pass
+
+
+class NotRefused(Violation):
+    pass
+
+
+class RefusedWrongly(Violation):
+    pass
+
+
+class DataOnRequestError(Violation):
+    pass
+
+
+class WrongPage(Violation):
+    pass
+
+
+class MetricsTooLarge(Violation):
+    pass
+
+
+class MetricsLeak(Violation):
+    pass
+
+
+class UnknownOperationLabel(Violation):
+    pass
+
+
+class NotInvalid(Violation):
+    pass
+
+
+class CreatedAnyway(Violation):
+    pass
+
+
+def error_codes(ex: Exchange) -> list[Any]:
+    if not isinstance(ex.json, dict):
+        return []
+    return [((e.get("extensions") or {}).get("code")) for e in ex.json.get("errors") or [] if isinstance(e, dict)]
+
+
+def expect_request_error(ex: Exchange, code: str, why: str) -> None:
+    """A refusal before execution: `code` among the errors, and no `data` entry at all (§7)."""
+    if code not in error_codes(ex):
+        ex.problem = f"{why}, but no {code} error came back (codes: {error_codes(ex)})"
+        raise NotRefused(ex.problem)
+    if "data" in ex.json:
+        ex.problem = f"a {code} refusal has a `data` entry (request errors carry none)"
+        raise DataOnRequestError(ex.problem)
+
+
+def fragments_of(doc: graphql.DocumentNode) -> dict[str, graphql.FragmentDefinitionNode]:
+    return {d.name.value: d for d in doc.definitions if isinstance(d, graphql.FragmentDefinitionNode)}
+
+
+def expanded_size(doc: graphql.DocumentNode) -> tuple[int, int]:
+    """(fields, selections) of the document's operations with every spread expanded.
+
+    `fields` counts field selections, __typename included; `selections` also counts
+    the spreads and inline fragments, the most a server could count. Each fragment is
+    measured once (memoised), so a 2^40 expansion is measured in microseconds."""
+    frags = fragments_of(doc)
+    memo: dict[str, tuple[int, int]] = {}
+
+    def measure(sel_set: graphql.SelectionSetNode | None) -> tuple[int, int]:
+        fields = sels = 0
+        for sel in sel_set.selections if sel_set else ():
+            if isinstance(sel, graphql.FieldNode):
+                f, s = measure(sel.selection_set)
+                fields, sels = fields + 1 + f, sels + 1 + s
+            elif isinstance(sel, graphql.InlineFragmentNode):
+                f, s = measure(sel.selection_set)
+                fields, sels = fields + f, sels + 1 + s
+            elif isinstance(sel, graphql.FragmentSpreadNode):
+                name = sel.name.value
+                if name not in memo:
+                    memo[name] = (0, 0)  # a cycle counts nothing; generated documents have none
+                    memo[name] = measure(frags[name].selection_set) if name in frags else (0, 0)
+                fields, sels = fields + memo[name][0], sels + 1 + memo[name][1]
+        return fields, sels
+
+    totals = [measure(d.selection_set) for d in doc.definitions if isinstance(d, graphql.OperationDefinitionNode)]
+    return sum(t[0] for t in totals), sum(t[1] for t in totals)
+
+
+def complexity(
+    schema: graphql.GraphQLSchema, doc: graphql.DocumentNode, variables: dict[str, Any]
+) -> tuple[int, int, list[int]]:
+    """(cost, depth, page sizes) of the document's first operation, by the contract.
+
+    A connection costs its page size x its per-item selection (`edges`, `nodes`) plus
+    its connection-level fields once, plus 1; a plain field 1 + its children;
+    __typename 0. The page size is `first` (else `last`) from a literal, the variable's
+    value, the variable's default, else the server default 20, clamped to 0..100.
+    Page sizes are returned unclamped. Expands fragments: call it on small documents."""
+    frags = fragments_of(doc)
+    op = next(d for d in doc.definitions if isinstance(d, graphql.OperationDefinitionNode))
+    defaults = {
+        v.variable.name.value: graphql.value_from_ast_untyped(v.default_value)
+        for v in op.variable_definitions or ()
+        if v.default_value is not None
+    }
+    pages: list[int] = []
+    deepest = [0]
+
+    def page(f: graphql.FieldNode) -> int | None:
+        for arg_name in ("first", "last"):
+            arg = next((a for a in f.arguments or () if a.name.value == arg_name), None)
+            if arg is None:
+                continue
+            if isinstance(arg.value, graphql.IntValueNode):
+                return int(arg.value.value)
+            if isinstance(arg.value, graphql.VariableNode):
+                name = arg.value.name.value
+                for source in (variables, defaults):
+                    if isinstance(source.get(name), int):
+                        return source[name]
+        return None
+
+    def selection(sel_set: graphql.SelectionSetNode | None, parent: Any, depth: int) -> tuple[int, int]:
+        total = items = 0
+        for sel in sel_set.selections if sel_set else ():
+            if isinstance(sel, graphql.FieldNode):
+                c = field_cost(sel, parent, depth)
+                total += c
+                items += c if sel.name.value in ("edges", "nodes") else 0
+                continue
+            if isinstance(sel, graphql.InlineFragmentNode):
+                inner, cond = sel.selection_set, sel.type_condition
+            else:
+                frag = frags[sel.name.value]
+                inner, cond = frag.selection_set, frag.type_condition
+            t, i = selection(inner, schema.get_type(cond.name.value) if cond else parent, depth)
+            total, items = total + t, items + i
+        return total, items
+
+    def field_cost(f: graphql.FieldNode, parent: Any, depth: int) -> int:
+        if f.name.value == "__typename":
+            return 0
+        deepest[0] = max(deepest[0], depth)
+        fdef = getattr(parent, "fields", {}).get(f.name.value)
+        rtype = graphql.get_named_type(fdef.type) if fdef else None
+        total, items = selection(f.selection_set, rtype, depth + 1)
+        if rtype is None or not rtype.name.endswith("Connection"):
+            return total + 1
+        raw = page(f)
+        size = DEFAULT_PAGE if raw is None else min(max(raw, 0), MAX_PAGE)
+        pages.append(DEFAULT_PAGE if raw is None else raw)
+        return size * items + (total - items) + 1
+
+    cost, _ = selection(op.selection_set, schema.query_type, 1)
+    return cost, deepest[0], pages
+
+
+# --- 1. Fragment doubling -------------------------------------------------------------
+
+QUERY_LEAVES = [
+    "__typename", "viewer { role }", "__typename viewer { partner { slug } }", "escalationBoundaries { kind }"
+]
+CLIENT_LEAVES = ["__typename", "id", "id clientId", "clientId status"]
+
+
+@st.composite
+def doubling_documents(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """`query { ...F0 } fragment F0 on Query { ...F1 ...F1 } ... fragment Fn on Query { __typename }`
+    and variants: tripling, inline fragments, a field beside the spreads, spreads inside
+    a connection's items, definitions in reverse order."""
+    branch = draw(st.sampled_from([2, 2, 3]))
+    n = draw(st.integers(0, 40 if branch == 2 else 26))
+    in_connection = draw(st.booleans())
+    on = "Client" if in_connection else "Query"
+    leaf = draw(st.sampled_from(CLIENT_LEAVES if in_connection else QUERY_LEAVES))
+    style = draw(st.sampled_from(["spread", "inline", "typed-inline", "mixed"]))
+    beside = draw(st.booleans())
+    defs = []
+    for i in range(n):
+        spread = f"...F{i + 1}"
+        forms = {
+            "spread": [spread] * 3,
+            "inline": [f"... {{ {spread} }}"] * 3,
+            "typed-inline": [f"... on {on} {{ {spread} }}"] * 3,
+            "mixed": [spread, f"... on {on} {{ {spread} }}", f"... {{ {spread} }}"],
+        }[style][:branch]
+        defs.append(f"fragment F{i} on {on} {{ {'__typename ' if beside else ''}{' '.join(forms)} }}")
+    defs.append(f"fragment F{n} on {on} {{ {leaf} }}")
+    if draw(st.booleans()):
+        defs.reverse()
+    if in_connection:
+        head = f"query {{ clients(first: {draw(st.integers(1, 3))}) {{ nodes {{ ...F0 }} }} }}"
+    else:
+        head = "query { ...F0 }"
+    return "\n".join([head, *defs]), {}
+
+
+def verify_doubling(schema: graphql.GraphQLSchema, bound_s: float) -> Callable[[Exchange, Any], None]:
+    def verify(ex: Exchange, op: tuple[str, dict[str, Any]]) -> None:
+        if ex.status is None or ex.elapsed_ms > bound_s * 1000:
+            ex.problem = f"no answer within {bound_s:g} s ({ex.elapsed_ms:.0f} ms; {ex.problem or 'answered late'})"
+            raise TooSlow(ex.problem)
+        check(ex)
+        doc = graphql.parse(op[0])
+        fields, selections = expanded_size(doc)
+        if fields > EXPANDED_FIELDS_LIMIT:
+            why = f"the document expands to {fields} fields (limit {EXPANDED_FIELDS_LIMIT})"
+            expect_request_error(ex, VALIDATION_FAILED, why)
+            return
+        cost, depth, _ = complexity(schema, doc, op[1])
+        if selections <= EXPANDED_FIELDS_LIMIT and cost <= COMPLEXITY_LIMIT and depth <= DEPTH_LIMIT:
+            if VALIDATION_FAILED in error_codes(ex) or not isinstance(ex.json.get("data"), dict):
+                ex.problem = (f"refused a document within every limit "
+                              f"({selections} selections, cost {cost}, depth {depth})")
+                raise RefusedWrongly(ex.problem)
+
+    return verify
+
+
+# --- 2. Page sizes from variables and their defaults ----------------------------------
+
+INNER_CONNECTIONS = {
+    "eligibleUsers": ["id", "email", "displayName", "__typename"],
+    "auditEvents": ["id", "action", "occurredAt"],
+}
+
+
+@st.composite
+def page_size_cases(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """`query($n: Int = K) { clients(first: $n) { nodes { eligibleUsers(first: $n) { nodes { id } } } } }`
+    with K in 1..100, with or without a value for $n; and variants: one variable for each
+    connection, a literal, no page argument, `last`, edges instead of nodes,
+    connection-level fields, audit events instead of eligible users."""
+    var_defs: list[str] = []
+    variables: dict[str, Any] = {}
+    supplied = st.one_of(st.integers(1, 100), st.sampled_from([0, 101, 150, 1000]))
+
+    def source(var: str) -> str | None:
+        kind = draw(st.sampled_from(["default", "default", "default", "default+value", "value", "literal", "absent"]))
+        if kind == "literal":
+            return str(draw(st.integers(1, 100)))
+        if kind == "absent":
+            return None
+        if kind == "value":
+            var_defs.append(f"${var}: Int")
+        else:
+            var_defs.append(f"${var}: Int = {draw(st.integers(1, 100))}")
+        if kind == "value" or (kind == "default+value" and draw(st.booleans())):
+            variables[var] = draw(supplied)
+        return f"${var}"
+
+    extras = st.lists(st.sampled_from(["pageInfo { hasNextPage endCursor }", "totalCount"]), unique=True, max_size=2)
+
+    def connection(name: str, arg: str, page: str | None, leaves: str) -> str:
+        """`name(arg: page) { <connection-level fields> nodes { leaves } }`, or edges."""
+        per_item = draw(st.sampled_from([f"nodes {{ {leaves} }}", f"edges {{ cursor node {{ {leaves} }} }}"]))
+        args = f"({arg}: {page})" if page else ""
+        return f"{name}{args} {{ {' '.join([*draw(extras), per_item])} }}"
+
+    if draw(st.booleans()):  # the canonical shape: one variable with a default, used twice
+        outer = inner = source("n")
+    else:
+        outer, inner = source("a"), source("b")
+    inner_name = draw(st.sampled_from(sorted(INNER_CONNECTIONS)))
+    leaves = draw(st.lists(st.sampled_from(INNER_CONNECTIONS[inner_name]), min_size=1, max_size=3, unique=True))
+    inner_text = connection(inner_name, "first", inner, " ".join(leaves))
+    outer_text = connection("clients", draw(st.sampled_from(["first", "first", "last"])), outer, "id " + inner_text)
+    head = f"query({', '.join(var_defs)})" if var_defs else "query"
+    return f"{head} {{ {outer_text} }}", variables
+
+
+def verify_page_sizes(schema: graphql.GraphQLSchema, pool: "Pool") -> Callable[[Exchange, Any], None]:
+    def verify(ex: Exchange, op: tuple[str, dict[str, Any]]) -> None:
+        check(ex)
+        cost, _, pages = complexity(schema, graphql.parse(op[0]), op[1])
+        if cost > COMPLEXITY_LIMIT:
+            why = f"the estimated cost is {cost} (limit {COMPLEXITY_LIMIT}; page sizes {pages})"
+            expect_request_error(ex, VALIDATION_FAILED, why)
+            return
+        if any(p < 1 or p > MAX_PAGE for p in pages):
+            return  # a page size out of range may be refused at execution (BAD_USER_INPUT)
+        if VALIDATION_FAILED in error_codes(ex):
+            ex.problem = f"refused although the estimated cost is {cost} (limit {COMPLEXITY_LIMIT}; page sizes {pages})"
+            raise RefusedWrongly(ex.problem)
+        conn = ((ex.json.get("data") or {}).get("clients")) or {}
+        got = conn.get("nodes", conn.get("edges"))
+        want = min(pages[-1], pool.admin_clients)  # the outer connection is measured last
+        if not isinstance(got, list) or not want <= len(got) <= pages[-1]:
+            ex.problem = (f"the clients page has {len(got) if isinstance(got, list) else 'no'} items; "
+                          f"its page size is {pages[-1]} and the partner has {pool.admin_clients} clients")
+            raise WrongPage(ex.problem)
+
+    return verify
+
+
+# --- 3. Operation names and /metrics --------------------------------------------------
+
+IDENT_HEAD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
+IDENT_TAIL = IDENT_HEAD + "0123456789"
+# Code point ranges for random names: ASCII, controls, Latin, scripts, punctuation and
+# format characters, CJK, specials, emoji, anything astral (surrogates excluded).
+NAME_RANGES = [(0x20, 0x7E), (0x00, 0x1F), (0xA0, 0x2FF), (0x370, 0x52F), (0x2000, 0x206F),
+               (0x3040, 0x30FF), (0x4E00, 0x9FFF), (0xFE00, 0xFFFD), (0x1F300, 0x1FAFF), (0x10000, 0x10FFFF)]
+LABEL_RE = re.compile(r'(?<![A-Za-z_])operation="((?:[^"\\]|\\.)*)"')
+
+
+def random_name(rnd: random.Random, length: int, identifier: bool) -> str:
+    if identifier:
+        return rnd.choice(IDENT_HEAD) + "".join(rnd.choices(IDENT_TAIL, k=length - 1))
+    return "".join(chr(rnd.randint(*rnd.choice(NAME_RANGES))) for _ in range(length))
+
+
+@st.composite
+def operation_name_cases(draw: st.DrawFn, known: list[str]) -> tuple[str, str | None, list[str]]:
+    """(document, operationName, names sent): long or random names in the document and
+    in `operationName`, up to ~14 KB, and look-alikes of the known names."""
+    length = draw(st.one_of(st.integers(1, 64), st.integers(65, 2_000), st.integers(2_000, 14_000),
+                            st.sampled_from([16, 255, 256, 4_096, 14_000])))
+    rnd = random.Random(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(["document", "document+operationName", "unicode-document", "operationName",
+                                 "operationName-of-two", "look-alike"]))
+    ident, text = random_name(rnd, length, True), random_name(rnd, length, False)
+    if kind == "document":
+        return f"query {ident} {{ __typename }}", None, [ident]
+    if kind == "document+operationName":
+        return f"query {ident} {{ __typename }}", ident, [ident]
+    if kind == "unicode-document":
+        return f"query {text} {{ __typename }}", draw(st.sampled_from([None, text])), [text]
+    if kind == "operationName":
+        return draw(st.sampled_from(["{ __typename }", "query Q { __typename }"])), text, [text]
+    if kind == "operationName-of-two":
+        name = draw(st.sampled_from([ident, text]))
+        return f"query {ident[:64]} {{ __typename }} query Other {{ viewer {{ role }} }}", name, [name, ident[:64]]
+    base = draw(st.sampled_from(known or ["ClientsList"]))
+    suffix = draw(st.sampled_from([ident, text[:8], "\u200b", "\n", '"', "\\", " ", "_" * 16]))
+    name = draw(st.sampled_from([base + suffix, base.lower(), base.upper() + suffix]))
+    in_doc = name if all(c in IDENT_TAIL for c in name) else "Q"
+    return f"query {in_doc} {{ __typename }}", name, [name]
+
+
+def send_named(client: Client, case: tuple[str, str | None, list[str]]) -> Exchange:
+    return client.post(case[0], {}, operation_name=case[1])
+
+
+def prom_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def operation_labels(metrics_text: str) -> set[str]:
+    unescape = {"\\\\": "\\", "\\n": "\n", '\\"': '"'}
+    return {
+        re.sub(r"\\.", lambda m: unescape.get(m.group(0), m.group(0)), raw)
+        for raw in LABEL_RE.findall(metrics_text)
+    }
+
+
+def verify_metrics(metrics_url: str, known: list[str]) -> Callable[[Exchange, Any], None]:
+    sent: list[str] = []  # every long name sent by this property so far
+    session = requests.Session()
+    allowed = set(known) | {"other"}
+
+    def verify(ex: Exchange, case: tuple[str, str | None, list[str]]) -> None:
+        check(ex)
+        sent.extend(n for n in case[2] if len(n) >= 16 and n not in allowed and n not in sent)
+        try:
+            resp = session.get(metrics_url, timeout=10)
+        except requests.RequestException as exc:
+            ex.problem = f"GET {metrics_url} failed afterwards: {type(exc).__name__}: {exc}"
+            raise TransportFailure(ex.problem) from None
+        if resp.status_code != 200:
+            ex.problem = f"GET {metrics_url} answered HTTP {resp.status_code} afterwards"
+            raise MalformedResponse(ex.problem)
+        if len(resp.content) > METRICS_MAX_BYTES:
+            ex.problem = f"/metrics is {len(resp.content)} bytes afterwards (at most {METRICS_MAX_BYTES})"
+            raise MetricsTooLarge(ex.problem)
+        text = resp.content.decode("utf-8", errors="replace")
+        for name in sent:  # a 16-character prefix catches truncated labels too
+            probe = name[:16]
+            if any(probe in k for k in allowed):
+                continue  # a look-alike of a known name: the label check below covers it
+            if probe in text or prom_escape(probe) in text:
+                shown = clip(json.dumps(name, ensure_ascii=False), 120)
+                ex.problem = f"/metrics contains a sent operation name: {shown}"
+                raise MetricsLeak(ex.problem)
+        bad = sorted(label for label in operation_labels(text) if label not in allowed)
+        if bad:
+            shown = ", ".join(clip(json.dumps(b, ensure_ascii=False), 60) for b in bad[:6])
+            ex.problem = (f"/metrics has {len(bad)} `operation` label value(s) that are neither a known operation "
+                          f"(docs/operations/) nor `other`: {shown}")
+            raise UnknownOperationLabel(ex.problem)
+
+    return verify
+
+
+def known_operations(directory: str) -> list[str]:
+    names: list[str] = []
+    for entry in sorted(os.listdir(directory)):
+        if entry.endswith(".graphql"):
+            with open(os.path.join(directory, entry), encoding="utf-8") as fh:
+                doc = graphql.parse(fh.read())
+            ops = [d for d in doc.definitions if isinstance(d, graphql.OperationDefinitionNode)]
+            names += [op.name.value for op in ops if op.name]
+    return names
+
+
+# --- 4. Format characters in free text ------------------------------------------------
+
+FORMAT_CHARS = ["\u200b", "\ufeff", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f",
+                "\u200c", "\u200d", "\u2060", "\u00ad", "\u061c", "\u180e", "\u206a", "\U000e0001"]
+SEPARATORS = ["\u2028", "\u2029"]
+SPACES = [" ", "\u00a0", "\u2003", "\u3000"]
+PROVISION_HOSTILE = """
+mutation ProvisionHostile($input: ProvisionClientInput!) {
+  provisionClient(input: $input) { created userErrors { field message code } client { id clientId } }
+}
+"""
+LOOKUP_CLIENT = "query Lookup($clientId: String!) { client(clientId: $clientId) { id } }"
+
+
+@st.composite
+def format_character_values(draw: st.DrawFn) -> dict[str, str]:
+    """businessName and/or contactName with a Unicode format character (Cf) anywhere, a
+    line or paragraph separator inside, or nothing visible at all."""
+    out = {}
+    visible = st.text(st.characters(categories=["L", "N"]), min_size=2, max_size=30)
+    for name in draw(st.sampled_from([["businessName"], ["contactName"], ["businessName", "contactName"]])):
+        kind = draw(st.sampled_from(["format", "format", "separator", "invisible"]))
+        if kind == "invisible":
+            chars = draw(st.lists(st.sampled_from(FORMAT_CHARS + SEPARATORS + SPACES), min_size=1, max_size=6))
+            out[name] = "".join(chars)
+            continue
+        base = draw(visible)
+        if kind == "format":
+            char = draw(st.one_of(st.sampled_from(FORMAT_CHARS), st.characters(categories=["Cf"])))
+            at = draw(st.integers(0, len(base)))
+        else:  # inside the text: trimming may drop a separator at either end
+            char, at = draw(st.sampled_from(SEPARATORS)), draw(st.integers(1, len(base) - 1))
+        out[name] = base[:at] + char + base[at:]
+    return out
+
+
+def send_format_characters(client: Client, values: dict[str, str]) -> Exchange:
+    # A fresh clientId every time, so a replayed example never meets its own earlier client.
+    cid = f"fz-{uuid.uuid4().hex[:20]}"
+    base = {"clientId": cid, "businessName": "Fuzz Format Co", "webDomain": "format.fuzz.example",
+            "contactName": "Fay Fuzz", "businessEmail": "fay@format.fuzz.example", "timezone": "UTC"}
+    return client.post(PROVISION_HOSTILE, {"input": {**base, **values}})
+
+
+def verify_format_characters(client: Client) -> Callable[[Exchange, Any], None]:
+    def verify(ex: Exchange, values: dict[str, str]) -> None:
+        check(ex)
+        data = ex.json.get("data")
+        payload = data.get("provisionClient") if isinstance(data, dict) else None
+        if not isinstance(payload, dict):
+            ex.problem = "no provisionClient payload"
+            raise MalformedResponse(ex.problem)
+        errs = [e for e in payload.get("userErrors") or [] if isinstance(e, dict)]
+        for name, value in values.items():
+            if not any(e.get("code") == "INVALID" and e.get("field") == ["input", name] for e in errs):
+                points = " ".join(f"U+{ord(c):04X}" for c in value if not c.isalnum())
+                ex.problem = (f"input.{name} with {points} got no INVALID userError on "
+                              f"[\"input\",\"{name}\"] (userErrors: {errs})")
+                raise NotInvalid(ex.problem)
+        cid = ex.variables["input"]["clientId"]
+        look = client.post(LOOKUP_CLIENT, {"clientId": cid})
+        found = ((look.json or {}).get("data") or {}).get("client") if isinstance(look.json, dict) else None
+        if payload.get("created") or payload.get("client") is not None or found is not None:
+            ex.problem = (f"refused input, yet client {cid} was created "
+                          f"(created={payload.get('created')}, found={found})")
+            raise CreatedAnyway(ex.problem)
+
+    return verify
+
+
+def hostile_properties(
+    schema: graphql.GraphQLSchema, admin: Client, pool: "Pool", known: list[str], metrics_url: str, bound_s: float
+) -> list[Property]:
+    """In this order: /metrics is read after everything else has been sent, and fragment
+    doubling runs last, since a server without the expansion limit may stay busy."""
+    return [
+        Property("admin:hostile:page-size-defaults", admin, page_size_cases(), verify=verify_page_sizes(schema, pool)),
+        Property("admin:hostile:format-characters", admin, format_character_values(),
+                 send=send_format_characters, verify=verify_format_characters(admin)),
+        Property("admin:hostile:operation-names", admin, operation_name_cases(known),
+                 send=send_named, verify=verify_metrics(metrics_url, known)),
+        Property("admin:hostile:fragment-doubling", admin, doubling_documents(),
+                 send=lambda c, op: c.post(op[0], op[1], timeout_s=bound_s + 1),
+                 verify=verify_doubling(schema, bound_s)),
+    ]
+
+
 def build_properties(
-    schema: graphql.GraphQLSchema, clients: dict[str, Client], pool: Pool, only: list[str]
+    schema: graphql.GraphQLSchema, clients: dict[str, Client], pool: Pool, only: list[str], hostile: list[Property]
 ) -> list[Property]:
     props: list[Property] = []
     assert schema.query_type is not None and schema.mutation_type is not None
@@ -937,6 +1515,7 @@ def build_properties(
                 )
         for kind in ("query", "mutation"):
             props.append(Property(f"{role}:{kind}:invalid", client, operations(schema, kind, None, pool, Mode.NEGATIVE)))
+    props += hostile
     if only:
         props = [p for p in props if any(word in p.name for word in only)]
     return props
@@ -961,6 +1540,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     seed.add_argument("--random", action="store_true", help="a fresh random seed, printed so the run can be repeated")
     p.add_argument("-k", dest="only", action="append", default=[], help="run only properties whose name contains this")
     p.add_argument("--report", default=os.environ.get("FUZZ_REPORT"), help="write a JSON report here")
+    p.add_argument("--operations", default=os.path.join(REPO_ROOT, "docs", "operations"),
+                   help="directory of the known operations (*.graphql): the allowed `operation` metric labels")
+    p.add_argument("--metrics-url", default=None, help="the server's /metrics (default: /metrics next to --url)")
+    p.add_argument("--hostile-bound-s", type=float, default=2.0,
+                   help="every fragment-doubling document must be answered within this (default 2)")
     p.add_argument("--verbose", action="store_true", help="print per-property status and error-code counts")
     cfg = p.parse_args(argv)
     if not cfg.admin_token or not cfg.user_token:
@@ -1033,7 +1617,15 @@ def main(argv: list[str]) -> int:
         print("fuzz: 0 passed, 1 failed")
         return 2
 
-    props = build_properties(schema, clients, pool, cfg.only)
+    try:
+        known = known_operations(cfg.operations)
+    except (OSError, graphql.GraphQLError) as exc:
+        print(f"fuzz: setup failed: reading the known operations in {cfg.operations}: {exc}")
+        print("fuzz: 0 passed, 1 failed")
+        return 2
+    metrics_url = cfg.metrics_url or urllib.parse.urljoin(cfg.url, "/metrics")
+    hostile = hostile_properties(schema, clients["admin"], pool, known, metrics_url, cfg.hostile_bound_s)
+    props = build_properties(schema, clients, pool, cfg.only, hostile)
     seed_text = "derandomized" if cfg.seed is None else f"seed {cfg.seed}{' (random; rerun with --seed)' if cfg.random else ''}"
     print(
         f"fuzz: {len(props)} properties x {cfg.examples} examples against {cfg.url} ({seed_text}, hypothesis "
@@ -1098,6 +1690,7 @@ def main(argv: list[str]) -> int:
                                 "role": r.failure.role,
                                 "query": r.failure.query,
                                 "variables": r.failure.variables,
+                                "operation_name": r.failure.operation_name,
                                 "status": r.failure.status,
                                 "request_id": r.failure.request_id,
                                 "response": r.failure.body[:MAX_REPORTED_BODY],
