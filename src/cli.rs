@@ -207,6 +207,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let signals = Signals::new()?;
     let grace = Duration::from_secs(args.shutdown_grace_secs);
     let state = AppState::from_args(&args).await?;
+    if let Some(bind) = &args.metrics_bind {
+        // An internal listener for `/metrics` alone; it ends with the process.
+        let listener =
+            tokio::net::TcpListener::bind(bind).await.with_context(|| format!("cannot bind METRICS_BIND {bind}"))?;
+        tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+        let app = crate::http::metrics_app(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "metrics listener stopped");
+            }
+        });
+    }
     if args.demo {
         demo::refuse_foreign_accounts(&state.db).await?;
         let seeded = demo::seed(&state.db).await?;
@@ -309,6 +321,8 @@ async fn run_server(
     tracing::info!("listener closed; waiting for in-flight requests");
     // Further signals are ignored from here: the grace period bounds the rest.
     tokio::select! {
+        // A server that has drained wins over a deadline that passed meanwhile.
+        biased;
         r = &mut server => {
             r.context("server stopped")?;
             tracing::info!("drained; exiting");

@@ -37,8 +37,10 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
-/// The operation label of requests refused before their document was read.
-pub const UNPARSED: &str = "-";
+/// The operation label of requests refused before their document was read:
+/// they have no operation, and DESIGN §7 allows only known names or `other`
+/// (the `code` label tells these refusals apart).
+pub const UNPARSED: &str = crate::operations::OTHER;
 /// Outcome codes of `graphql_requests` besides the error codes.
 pub const OK: &str = "OK";
 
@@ -136,7 +138,7 @@ impl Metrics {
     /// Every label combination, at zero: the label sets are all known up front.
     fn create_every_series(&self) {
         let mut operations: Vec<&'static str> = crate::operations::known().iter().map(String::as_str).collect();
-        operations.extend([crate::operations::OTHER, UNPARSED]);
+        operations.push(crate::operations::OTHER);
         for &operation in &operations {
             let _ = self.request_seconds.get_or_create(&OperationLabels { operation });
             for code in std::iter::once(OK).chain(crate::error::Code::ALL.iter().map(|c| c.as_str())) {

@@ -165,7 +165,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     }
     r.with_state(state)
         .layer(PropagateRequestIdLayer::new(header::HeaderName::from_static(REQUEST_ID)))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+        // Failures are logged by the pipeline with their code (a 503 while
+        // draining or during a database outage is not an ERROR of ours).
+        .layer(TraceLayer::new_for_http().on_failure(()).make_span_with(|req: &Request<Body>| {
             let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
             tracing::info_span!(
                 "request",

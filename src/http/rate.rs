@@ -22,6 +22,8 @@ pub struct RateLimits {
     pub requests: DefaultKeyedRateLimiter<Uuid>,
     pub mutations: DefaultKeyedRateLimiter<Uuid>,
     anonymous: DefaultKeyedRateLimiter<IpAddr>,
+    /// Anonymous checks since the last pruning.
+    checks: std::sync::atomic::AtomicU32,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -41,6 +43,7 @@ impl RateLimits {
             requests: DefaultKeyedRateLimiter::keyed(per_minute(limits.requests_per_minute)),
             mutations: DefaultKeyedRateLimiter::keyed(per_minute(limits.mutations_per_minute)),
             anonymous: DefaultKeyedRateLimiter::keyed(per_minute(limits.anonymous_per_minute)),
+            checks: Default::default(),
         }
     }
 
@@ -53,7 +56,23 @@ impl RateLimits {
     /// Requests whose address is unknown (no peer information) share one key.
     pub fn check_anonymous(&self, client: Option<IpAddr>) -> Result<(), u64> {
         let key = client.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        self.prune_now_and_then();
         self.anonymous.check_key(&key).map_err(wait_secs)
+    }
+}
+
+impl RateLimits {
+    /// Keys are client-chosen (addresses, and an IPv6 client has many): every
+    /// 4,096 anonymous checks, forget keys whose state is back to full, so the
+    /// maps hold only recently active keys.
+    fn prune_now_and_then(&self) {
+        use std::sync::atomic::Ordering;
+        if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+            self.anonymous.retain_recent();
+            self.anonymous.shrink_to_fit();
+            self.requests.retain_recent();
+            self.mutations.retain_recent();
+        }
     }
 }
 

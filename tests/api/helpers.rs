@@ -57,6 +57,8 @@ pub struct Options {
     pub extend_schema: fn(AppSchemaBuilder) -> AppSchemaBuilder,
     /// `TRUSTED_PROXIES`.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `METRICS_BIND`: serve `/metrics` on a second listener ([`TestApp::metrics_addr`]).
+    pub metrics_elsewhere: bool,
 }
 
 impl Default for Options {
@@ -75,12 +77,15 @@ impl Default for Options {
             statement_timeout_secs: 5,
             extend_schema: |b| b,
             trusted_proxies: vec![],
+            metrics_elsewhere: false,
         }
     }
 }
 
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
+    /// The `METRICS_BIND` listener, when [`Options::metrics_elsewhere`].
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub backend: Backend,
     pub db: DatabaseConnection,
     pub state: Arc<AppState>,
@@ -228,6 +233,7 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
         limits: opts.limits,
         introspection: opts.introspection,
         trusted_proxies: opts.trusted_proxies,
+        metrics_elsewhere: opts.metrics_elsewhere,
         ..AppConfig::default()
     };
     let state = AppState::with_schema(app_db, auth, metrics, config, opts.extend_schema);
@@ -237,8 +243,17 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
     tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
+    let metrics_addr = if opts.metrics_elsewhere {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = partner_clients::http::metrics_app(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Some(addr)
+    } else {
+        None
+    };
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-    Some(TestApp { addr, backend, db, state, http, _guard: guard })
+    Some(TestApp { addr, metrics_addr, backend, db, state, http, _guard: guard })
 }
 
 /// A GraphQL response: HTTP status, headers and JSON body.

@@ -144,6 +144,17 @@ async fn metric_labels_hold_no_client_text(app: TestApp) {
     }
 }
 
+/// `METRICS_BIND` moves `/metrics` off the public listener.
+async fn metrics_can_move_to_an_internal_listener(app: TestApp) {
+    let opts = Options { metrics_elsewhere: true, ..Options::default() };
+    let app = spawn_with(app.backend, opts).await.unwrap();
+    let public = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status().as_u16(), 404);
+    let internal = format!("http://{}/metrics", app.metrics_addr.unwrap());
+    let text = app.http.get(internal).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("partner_clients_graphql_requests_total"), "{text}");
+}
+
 /// Requests without a valid token are limited per client address;
 /// `X-Forwarded-For` counts only from a trusted proxy.
 async fn anonymous_requests_are_rate_limited(app: TestApp) {
@@ -238,6 +249,7 @@ db_tests!(
     fragment_bombs_are_refused_and_stall_no_one,
     complexity_counts_variable_defaults,
     metric_labels_hold_no_client_text,
+    metrics_can_move_to_an_internal_listener,
     anonymous_requests_are_rate_limited,
     request_errors_have_no_data_entry,
 );
