@@ -25,7 +25,9 @@ pub mod operations;
 pub mod page;
 /// THE access policy: capabilities and the tenant row scope.
 pub mod policy;
-/// Use cases: transaction, policy, queries, invariant, audit, commit.
+/// Storage: every query, one module per table; scope from the policy.
+pub mod repo;
+/// Use cases: transaction, policy, repo, invariant, audit, commit.
 pub mod service;
 /// Logging setup (text or JSON).
 pub mod telemetry;

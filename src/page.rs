@@ -6,6 +6,17 @@
 //! `LIMIT n + 1`: no OFFSET, stable when rows are added between pages, and
 //! walking backwards with `last`/`before` yields exactly the forward
 //! sequence. A cursor from another ordering or list is `BAD_USER_INPUT`.
+//!
+//! One [`Keyset`] per ordering both encodes a row's cursor and decodes a
+//! client's cursor back into SQL values, so the two cannot drift apart; pages
+//! come back with each row's cursor beside it (the edges).
+//!
+//! Why not async-graphql's `connection::query` or sea-orm's `Cursor`: the
+//! former owns argument handling but not the keyset (we would still encode
+//! and decode it here) and lays out its own error messages; the latter
+//! pages by one column and knows no `last`/`before` over a composite key with
+//! a direction, and neither gives a cursor that names its ordering (a cursor
+//! from another list or order must be refused, not silently misread).
 
 use crate::error::AppError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,6 +24,9 @@ use base64::Engine;
 use sea_orm::sea_query::{Expr, ExprTrait, IntoIden, SimpleExpr};
 use sea_orm::{EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value};
 use serde::{Deserialize, Serialize};
+
+/// The page size when a request gives neither `first` nor `last`.
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
 
 /// `first`/`after`/`last`/`before` as the client sent them.
 #[derive(Clone, Debug, Default)]
@@ -52,6 +66,14 @@ impl KeyPart {
         }
     }
 
+    /// The SQL value of a text key; `None` if it is not one.
+    pub fn text_value(&self) -> Option<Value> {
+        match self {
+            KeyPart::Text(t) => Some(Value::from(t.clone())),
+            KeyPart::Int(_) => None,
+        }
+    }
+
     /// The SQL value of a [`KeyPart::uuid`] key; `None` if it is not one.
     pub fn uuid_value(&self) -> Option<Value> {
         match self {
@@ -68,7 +90,7 @@ struct CursorDoc {
     k: Vec<KeyPart>,
 }
 
-pub fn encode_cursor(ordering: &str, key: Vec<KeyPart>) -> String {
+fn encode_cursor(ordering: &str, key: Vec<KeyPart>) -> String {
     let doc = CursorDoc { o: ordering.to_owned(), k: key };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&doc).unwrap_or_default())
 }
@@ -95,17 +117,40 @@ pub struct PageRequest {
     before: Option<Vec<KeyPart>>,
 }
 
-/// How a list is ordered: the sort-key columns (the last one unique) and the
-/// direction, plus how to turn a cursor's parts back into SQL values.
-pub struct Keyset {
-    pub name: String,
+/// How a list of `T` is ordered: the sort-key columns (the last one unique)
+/// and the direction; how a row's key is written into a cursor, and how a
+/// cursor's parts turn back into SQL values.
+pub struct Keyset<T> {
+    pub name: &'static str,
     pub columns: Vec<SimpleExpr>,
     pub descending: bool,
+    /// The row's key, one part per column.
+    pub key: fn(&T) -> Vec<KeyPart>,
+    /// Part `i` of a cursor as an SQL value; `None` when it cannot be one.
     pub to_value: fn(usize, &KeyPart) -> Option<Value>,
 }
 
+impl<T> Keyset<T> {
+    /// The row's cursor.
+    pub fn cursor(&self, row: &T) -> String {
+        encode_cursor(self.name, (self.key)(row))
+    }
+
+    /// A client's cursor, checked against this ordering and its value types.
+    fn decode(&self, s: &str) -> Result<Vec<KeyPart>, AppError> {
+        let parts = decode_cursor(self.name, self.columns.len(), s)?;
+        for (i, p) in parts.iter().enumerate() {
+            (self.to_value)(i, p).ok_or_else(|| {
+                AppError::BadUserInput("invalid cursor: use a cursor from this list and ordering".into())
+            })?;
+        }
+        Ok(parts)
+    }
+}
+
 impl PageRequest {
-    pub fn parse(args: &PageArgs, max: u32, default: u32, keyset: &Keyset) -> Result<Self, AppError> {
+    /// `max`: the configured largest page (`LIMIT_PAGE_SIZE`).
+    pub fn parse<T>(args: &PageArgs, max: u32, keyset: &Keyset<T>) -> Result<Self, AppError> {
         let size = |n: i32, name: &str| -> Result<u64, AppError> {
             if n < 0 || n as u32 > max {
                 Err(AppError::BadUserInput(format!("`{name}` must be between 0 and {max}")))
@@ -117,23 +162,17 @@ impl PageRequest {
             (Some(_), Some(_)) => return Err(AppError::BadUserInput("pass `first` or `last`, not both".into())),
             (Some(n), None) => (size(n, "first")?, false),
             (None, Some(n)) => (size(n, "last")?, true),
-            (None, None) => (u64::from(std::cmp::min(default, max)), args.before.is_some() && args.after.is_none()),
-        };
-        let arity = keyset.columns.len();
-        let after = args.after.as_deref().map(|c| decode_cursor(&keyset.name, arity, c)).transpose()?;
-        let before = args.before.as_deref().map(|c| decode_cursor(&keyset.name, arity, c)).transpose()?;
-        for parts in after.iter().chain(before.iter()) {
-            for (i, p) in parts.iter().enumerate() {
-                (keyset.to_value)(i, p).ok_or_else(|| {
-                    AppError::BadUserInput("invalid cursor: use a cursor from this list and ordering".into())
-                })?;
+            (None, None) => {
+                (u64::from(std::cmp::min(DEFAULT_PAGE_SIZE, max)), args.before.is_some() && args.after.is_none())
             }
-        }
+        };
+        let after = args.after.as_deref().map(|c| keyset.decode(c)).transpose()?;
+        let before = args.before.as_deref().map(|c| keyset.decode(c)).transpose()?;
         Ok(PageRequest { limit, backward, after, before })
     }
 
     /// Apply bounds, order and `LIMIT n + 1` to a select.
-    pub fn apply<E: EntityTrait>(&self, keyset: &Keyset, mut select: Select<E>) -> Select<E> {
+    pub fn apply<E: EntityTrait, T>(&self, keyset: &Keyset<T>, mut select: Select<E>) -> Select<E> {
         let tuple = |parts: &Vec<KeyPart>| {
             Expr::tuple(
                 parts.iter().enumerate().map(|(i, p)| Expr::val((keyset.to_value)(i, p).unwrap_or(Value::Bool(None)))),
@@ -152,7 +191,7 @@ impl PageRequest {
 
     /// Only the order of [`PageRequest::apply`]: for an outer query that
     /// fetches the rows a keyed inner query picked.
-    pub fn order<E: EntityTrait>(&self, keyset: &Keyset, mut select: Select<E>) -> Select<E> {
+    pub fn order<E: EntityTrait, T>(&self, keyset: &Keyset<T>, mut select: Select<E>) -> Select<E> {
         let ascending = keyset.descending == self.backward;
         let order = if ascending { Order::Asc } else { Order::Desc };
         for c in &keyset.columns {
@@ -161,34 +200,40 @@ impl PageRequest {
         select
     }
 
-    /// Trim the extra row, restore list order, and work out page info.
-    pub fn finish<T>(&self, mut rows: Vec<T>) -> Page<T> {
+    /// Trim the extra row, restore list order, work out page info, and pair
+    /// each row with its cursor.
+    pub fn finish<T>(&self, keyset: &Keyset<T>, mut rows: Vec<T>) -> Page<T> {
         let more = rows.len() as u64 > self.limit;
         rows.truncate(self.limit as usize);
         if self.backward {
             rows.reverse();
-            Page { items: rows, has_previous_page: more, has_next_page: self.before.is_some() }
-        } else {
-            Page { items: rows, has_next_page: more, has_previous_page: self.after.is_some() }
         }
+        let (has_next_page, has_previous_page) =
+            if self.backward { (self.before.is_some(), more) } else { (more, self.after.is_some()) };
+        let edges = rows.into_iter().map(|row| (keyset.cursor(&row), row)).collect();
+        Page { edges, has_next_page, has_previous_page }
     }
 }
 
-/// One page of rows, in list order.
+/// One page of rows in list order, each with its cursor.
 #[derive(Debug)]
 pub struct Page<T> {
-    pub items: Vec<T>,
+    pub edges: Vec<(String, T)>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
 }
 
 impl<T> Page<T> {
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Page<U> {
         Page {
-            items: self.items.into_iter().map(f).collect(),
+            edges: self.edges.into_iter().map(|(c, t)| (c, f(t))).collect(),
             has_next_page: self.has_next_page,
             has_previous_page: self.has_previous_page,
         }
+    }
+
+    pub fn rows(&self) -> impl Iterator<Item = &T> {
+        self.edges.iter().map(|(_, t)| t)
     }
 }
 

@@ -14,12 +14,19 @@
 //! | see eligible users        | yes           | no           | unchanged       |
 //! | see audit events          | yes           | no           | unchanged       |
 //!
+//! Row scopes (every storage query takes its condition from here, `repo/`):
+//! clients: [`Principal::client_scope`]; users: [`Principal::user_scope`]
+//! and [`Principal::assignable_user_scope`]; audit events:
+//! [`Principal::audit_scope`]; "sees the whole partner" (what the partner's
+//! counters cover): [`Principal::sees_whole_partner`]; search over contact
+//! fields: [`Principal::searches_contact_fields`].
+//!
 //! Any other role, or an inactive account, never becomes a `Principal`: the
 //! auth layer refuses it with FORBIDDEN before any resolver runs.
 
 use crate::domain::Role;
 use crate::error::AppError;
-use entity::{client, client_assignment, user};
+use entity::{audit_event, client, client_assignment, user};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition};
 use uuid::Uuid;
@@ -113,11 +120,56 @@ impl Principal {
         }
     }
 
-    /// Which user rows a principal may see (as assignees, actors, `node`):
-    /// those of its own partner.
-    pub fn user_scope(&self) -> Condition {
-        Condition::all().add(user::Column::PartnerId.eq(self.partner_id))
+    /// Does the principal see every client of its partner? (Administrators;
+    /// a partner user sees only assigned ones.) Counts use it: the partner's
+    /// per-status counters answer exactly this scope.
+    pub fn sees_whole_partner(&self) -> bool {
+        match self.role {
+            PartnerRole::PartnerAdmin => true,
+            PartnerRole::PartnerUser => false,
+        }
     }
+
+    /// Which partner a principal may see: its own.
+    pub fn sees_partner(&self, partner_id: Uuid) -> bool {
+        self.partner_id == partner_id
+    }
+
+    /// May the principal's search match the contact fields? Only when it may
+    /// read them: search must never probe a field the viewer can't see.
+    pub fn searches_contact_fields(&self) -> bool {
+        self.can(Capability::ViewContactDetails)
+    }
+
+    /// Which user rows a principal may see (as assignees, actors, eligible
+    /// users, `node`): the partner accounts of its own partner. Customer and
+    /// staff accounts never show, whatever their partner.
+    pub fn user_scope(&self) -> Condition {
+        Condition::all()
+            .add(user::Column::PartnerId.eq(self.partner_id))
+            .add(user::Column::Role.is_in([Role::PartnerAdmin.as_str(), Role::PartnerUser.as_str()]))
+    }
+
+    /// Which users may be assigned to the principal's clients: the active
+    /// ones of [`Principal::user_scope`].
+    pub fn assignable_user_scope(&self) -> Condition {
+        self.user_scope().add(user::Column::Active.eq(true))
+    }
+
+    /// Which audit events the principal may read: its own partner's, and
+    /// only with [`Capability::ViewAuditEvents`]; otherwise none (default deny).
+    pub fn audit_scope(&self) -> Condition {
+        if self.can(Capability::ViewAuditEvents) {
+            Condition::all().add(audit_event::Column::PartnerId.eq(self.partner_id))
+        } else {
+            nothing()
+        }
+    }
+}
+
+/// A condition no row satisfies.
+fn nothing() -> Condition {
+    Condition::all().add(Expr::val(1).eq(0))
 }
 
 #[cfg(test)]
@@ -139,6 +191,30 @@ mod tests {
             assert!(!user.can(cap));
             assert_eq!(admin_ro.can(cap), !cap.writes());
         }
+    }
+
+    #[test]
+    fn scope_decisions_by_role() {
+        let admin = principal(PartnerRole::PartnerAdmin, TokenScope::Full);
+        let admin_ro = principal(PartnerRole::PartnerAdmin, TokenScope::ReadOnly);
+        let user = principal(PartnerRole::PartnerUser, TokenScope::Full);
+        // | sees whole partner | searches contact fields | reads audit |
+        assert!(admin.sees_whole_partner() && admin.searches_contact_fields());
+        assert!(admin_ro.sees_whole_partner() && admin_ro.searches_contact_fields());
+        assert!(!user.sees_whole_partner() && !user.searches_contact_fields());
+        let sql = |c: Condition| {
+            use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+            Query::select()
+                .column(audit_event::Column::Id)
+                .from(audit_event::Entity)
+                .cond_where(c)
+                .to_string(PostgresQueryBuilder)
+        };
+        assert!(sql(admin.audit_scope()).contains("\"partner_id\" ="), "{}", sql(admin.audit_scope()));
+        assert!(sql(user.audit_scope()).contains("1 = 0"), "{}", sql(user.audit_scope()));
+        assert!(sql(user.user_scope()).contains("'partner_admin', 'partner_user'"), "{}", sql(user.user_scope()));
+        assert!(sql(user.client_scope()).contains("client_assignments"), "{}", sql(user.client_scope()));
+        assert!(!sql(admin.client_scope()).contains("client_assignments"), "{}", sql(admin.client_scope()));
     }
 
     #[test]

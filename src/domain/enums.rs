@@ -77,6 +77,15 @@ text_enum!(
     }
 );
 
+/// The sort keys of the client list.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default, Hash)]
+pub enum OrderField {
+    #[default]
+    BusinessName,
+    ClientId,
+    CreatedAt,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

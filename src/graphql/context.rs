@@ -4,6 +4,7 @@
 use crate::config::Limits;
 use crate::error::AppError;
 use crate::metrics::Metrics;
+use crate::page::Page;
 use crate::policy::Principal;
 use crate::service::{assignments, users};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
@@ -20,7 +21,7 @@ pub struct Env {
     pub db: DatabaseConnection,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
-    pub counts: Arc<crate::service::clients::CountCache>,
+    pub counts: Arc<crate::service::count_cache::CountCache>,
 }
 
 pub fn env<'a>(ctx: &Context<'a>) -> Result<&'a Env, AppError> {
@@ -71,8 +72,8 @@ impl Loaders {
 /// a large page can split into several batches on a busy machine; priming
 /// from the look-ahead makes the statement count exact. Anything the
 /// look-ahead does not see still goes through the loaders.
-pub async fn prime_assignments(ctx: &Context<'_>, clients: &[client::Model]) -> Result<(), AppError> {
-    if clients.is_empty() {
+pub async fn prime_assignments(ctx: &Context<'_>, clients: &Page<client::Model>) -> Result<(), AppError> {
+    if clients.edges.is_empty() {
         return Ok(());
     }
     let la = ctx.look_ahead();
@@ -81,7 +82,7 @@ pub async fn prime_assignments(ctx: &Context<'_>, clients: &[client::Model]) -> 
         return Ok(());
     }
     let (env, p, loaders) = (env(ctx)?, principal(ctx)?, loaders(ctx)?);
-    let ids: Vec<Uuid> = clients.iter().map(|c| c.id).collect();
+    let ids: Vec<Uuid> = clients.rows().map(|c| c.id).collect();
     let mut by_client = assignments::for_clients(&env.db, &ids).await?;
     if selections.iter().any(|s| s.field("user").exists() || s.field("assignedBy").exists()) {
         let mut user_ids: Vec<Uuid> =

@@ -4,7 +4,7 @@ use super::context::{env, loaders, principal};
 use super::ids::{self, Kind};
 use super::types::*;
 use crate::service::assignments::{self, AssignInput};
-use crate::service::clients::{self, ProvisionInput, ProvisionOutcome};
+use crate::service::provision::{self, ProvisionInput, ProvisionOutcome};
 use async_graphql::{Context, Object, Result};
 
 pub struct Mutation;
@@ -33,9 +33,8 @@ impl Mutation {
             timezone: input.timezone,
             support_contact_required: input.support_contact_required.unwrap_or(true),
         };
-        Ok(match clients::provision(&env.db, p, &input).await? {
+        Ok(match provision::provision(&env.db, &env.metrics, p, &input).await? {
             ProvisionOutcome::Created(c) => {
-                env.metrics.clients_provisioned.inc();
                 ProvisionClientPayload { client: Some(Client(c)), created: true, user_errors: vec![] }
             }
             ProvisionOutcome::Existing(c) => {

@@ -60,8 +60,8 @@ impl Query {
         let order = ClientOrder::parse(order_by);
         let args = PageArgs { first, after, last, before };
         let page = clients::list(&env.db, p, &filter, order, &args, env.limits.max_page_size).await?;
-        super::context::prime_assignments(ctx, &page.items).await?;
-        Ok(ClientConnection::new(page.map(|c| (clients::cursor(order, &c), Client(c))), Count::Clients(filter)))
+        super::context::prime_assignments(ctx, &page).await?;
+        Ok(ClientConnection::new(page.map(Client), Count::Clients(filter)))
     }
 
     /// One client by its clientId: `null` and NOT_FOUND when it does not
@@ -104,7 +104,7 @@ async fn node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, AppError> {
             None => None,
         },
         Kind::Partner => match uuid() {
-            Some(u) if u == p.partner_id => Some(Node::Partner(Partner(users::own_partner(&env.db, p).await?))),
+            Some(u) if p.sees_partner(u) => Some(Node::Partner(Partner(users::own_partner(&env.db, p).await?))),
             _ => None,
         },
         Kind::AuditEvent => match uuid() {

@@ -254,7 +254,7 @@ impl Client {
             let page =
                 users::list_eligible(&env.db, p, self.0.id, search.as_ref(), &args, env.limits.max_page_size).await?;
             Ok(Some(PartnerUserConnection::new(
-                page.map(|u| (users::eligible_cursor(&u), PartnerUser(u))),
+                page.map(PartnerUser),
                 Count::Eligible { client_uuid: self.0.id, search },
             )))
         };
@@ -272,10 +272,7 @@ impl Client {
             let (env, p) = (env(ctx)?, principal(ctx)?);
             let args = page_args(first, after);
             let page = audit::list_for_client(&env.db, p, self.0.id, &args, env.limits.max_page_size).await?;
-            Ok(Some(AuditEventConnection::new(
-                page.map(|e| (audit::cursor(&e), AuditEvent(e))),
-                Count::Audit { client_uuid: self.0.id },
-            )))
+            Ok(Some(AuditEventConnection::new(page.map(AuditEvent), Count::Audit { client_uuid: self.0.id })))
         };
         nullable(ctx, run.await)
     }
@@ -392,8 +389,8 @@ macro_rules! connection {
         }
 
         impl $conn {
-            pub fn new(page: Page<(String, $node)>, count: Count) -> Self {
-                let edges: Vec<$edge> = page.items.into_iter().map(|(cursor, node)| $edge { cursor, node }).collect();
+            pub fn new(page: Page<$node>, count: Count) -> Self {
+                let edges: Vec<$edge> = page.edges.into_iter().map(|(cursor, node)| $edge { cursor, node }).collect();
                 let page_info = PageInfo {
                     has_next_page: page.has_next_page,
                     has_previous_page: page.has_previous_page,
@@ -477,9 +474,9 @@ impl ClientOrder {
         let o = o.unwrap_or(ClientOrder { field: ClientOrderField::default(), direction: OrderDirection::default() });
         clients::Order {
             field: match o.field {
-                ClientOrderField::BusinessName => clients::OrderField::BusinessName,
-                ClientOrderField::ClientId => clients::OrderField::ClientId,
-                ClientOrderField::CreatedAt => clients::OrderField::CreatedAt,
+                ClientOrderField::BusinessName => crate::domain::OrderField::BusinessName,
+                ClientOrderField::ClientId => crate::domain::OrderField::ClientId,
+                ClientOrderField::CreatedAt => crate::domain::OrderField::CreatedAt,
             },
             descending: o.direction == OrderDirection::Desc,
         }

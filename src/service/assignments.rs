@@ -8,37 +8,27 @@
 //! the first's result and is refused: the write skew that READ COMMITTED (or
 //! REPEATABLE READ) allows without the lock cannot happen.
 
-use super::{audit, clients, UserError, UserErrorCode};
+use super::{audit, UserError, UserErrorCode};
 use crate::db::begin_write;
-use crate::domain::{AuditAction, Role};
+use crate::domain::AuditAction;
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::policy::{Capability, Principal};
-use entity::{client, client_assignment, user};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder,
-};
+use crate::repo;
+use crate::repo::assignments::NewAssignment;
+use entity::{client, client_assignment};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// Assignments of many clients at once (the DataLoader's batch), each list
-/// ordered by assignment time.
+/// ordered by assignment time. The clients were resolved through the
+/// principal's scope first.
 pub async fn for_clients(
     db: &impl ConnectionTrait,
     client_uuids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<client_assignment::Model>>> {
-    let rows = client_assignment::Entity::find()
-        .filter(client_assignment::Column::ClientUuid.is_in(client_uuids.iter().copied()))
-        .order_by_asc(client_assignment::Column::AssignedAt)
-        .order_by_asc(client_assignment::Column::UserId)
-        .all(db)
-        .await?;
-    let mut map: HashMap<Uuid, Vec<client_assignment::Model>> = HashMap::new();
-    for r in rows {
-        map.entry(r.client_uuid).or_default().push(r);
-    }
-    Ok(map)
+    repo::assignments::for_clients(db, client_uuids).await
 }
 
 /// The outcome of an assignment mutation: the client (when it was found)
@@ -62,7 +52,7 @@ pub struct AssignInput<'a> {
 async fn open(db: &DatabaseConnection, p: &Principal, client_id: &str) -> Result<(DatabaseTransaction, client::Model)> {
     p.require(Capability::ManageAssignments)?;
     let txn = begin_write(db).await?;
-    let client = clients::lock(&txn, p, client_id).await?;
+    let client = repo::clients::lock(&txn, p, client_id).await?;
     Ok((txn, client))
 }
 
@@ -106,16 +96,7 @@ pub async fn assign(
         );
     }
     let wanted: Vec<Uuid> = input.user_ids.iter().flatten().copied().collect();
-    let eligible: HashSet<Uuid> = user::Entity::find()
-        .filter(p.user_scope())
-        .filter(user::Column::Id.is_in(wanted.iter().copied()))
-        .filter(user::Column::Active.eq(true))
-        .filter(user::Column::Role.is_in([Role::PartnerAdmin.as_str(), Role::PartnerUser.as_str()]))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|u| u.id)
-        .collect();
+    let eligible: HashSet<Uuid> = repo::users::assignable(&txn, p, &wanted).await?;
     let errors: Vec<UserError> = input
         .user_ids
         .iter()
@@ -132,27 +113,20 @@ pub async fn assign(
     if !errors.is_empty() {
         return refuse(errors, client);
     }
-    let already: HashSet<Uuid> = client_assignment::Entity::find()
-        .filter(client_assignment::Column::ClientUuid.eq(client.id))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|a| a.user_id)
-        .collect();
+    let already: HashSet<Uuid> = repo::assignments::user_ids(&txn, client.id).await?;
     let mut seen = HashSet::new();
     let new: Vec<Uuid> = wanted.into_iter().filter(|id| !already.contains(id) && seen.insert(*id)).collect();
     if !new.is_empty() {
         let now = super::now();
-        client_assignment::Entity::insert_many(new.iter().map(|&user_id| client_assignment::ActiveModel {
-            client_uuid: Set(client.id),
-            user_id: Set(user_id),
-            support_contact: Set(input.support_contact),
-            assigned_by: Set(Some(p.user_id)),
-            assigned_at: Set(now),
-        }))
-        .exec_without_returning(&txn)
-        .await?;
-        clients::bump_version(&txn, p.partner_id).await?;
+        let rows = new.iter().map(|&user_id| NewAssignment {
+            client_uuid: client.id,
+            user_id,
+            support_contact: input.support_contact,
+            assigned_by: Some(p.user_id),
+            assigned_at: now,
+        });
+        repo::assignments::insert_many(&txn, rows).await?;
+        repo::counts::bump_version(&txn, p.partner_id).await?;
         for &user_id in &new {
             audit::record(
                 &txn,
@@ -182,13 +156,7 @@ async fn breaks_support_rule(
     if !client.support_contact_required || !target.support_contact {
         return Ok(false);
     }
-    let others = client_assignment::Entity::find()
-        .filter(client_assignment::Column::ClientUuid.eq(client.id))
-        .filter(client_assignment::Column::SupportContact.eq(true))
-        .filter(client_assignment::Column::UserId.ne(target.user_id))
-        .one(txn)
-        .await?;
-    Ok(others.is_none())
+    Ok(!repo::assignments::other_support_contact(txn, client.id, target.user_id).await?)
 }
 
 fn support_required() -> UserError {
@@ -209,7 +177,7 @@ async fn assignment(
     user: UserRef,
 ) -> Result<Option<client_assignment::Model>> {
     let Some(user_id) = user else { return Ok(None) };
-    Ok(client_assignment::Entity::find_by_id((client.id, user_id)).one(txn).await?)
+    repo::assignments::get(txn, client.id, user_id).await
 }
 
 pub async fn unassign(
@@ -226,8 +194,8 @@ pub async fn unassign(
     if breaks_support_rule(&txn, &client, &target).await? {
         return Ok(Outcome { client, errors: vec![support_required()] });
     }
-    client_assignment::Entity::delete_by_id((client.id, target.user_id)).exec(&txn).await?;
-    clients::bump_version(&txn, p.partner_id).await?;
+    repo::assignments::delete(&txn, client.id, target.user_id).await?;
+    repo::counts::bump_version(&txn, p.partner_id).await?;
     audit::record(&txn, event(p, &client, target.user_id, AuditAction::UserUnassigned, serde_json::json!({}))).await?;
     txn.commit().await?;
     Metrics::count(&metrics.assignment_changes, "unassigned", 1);
@@ -254,9 +222,7 @@ pub async fn set_support_contact(
         return Ok(Outcome { client, errors: vec![support_required()] });
     }
     let user_id = target.user_id;
-    let mut am: client_assignment::ActiveModel = target.into();
-    am.support_contact = Set(support_contact);
-    client_assignment::Entity::update(am).exec(&txn).await?;
+    repo::assignments::set_support_contact(&txn, target, support_contact).await?;
     let (action, kind) = if support_contact {
         (AuditAction::SupportContactSet, "support_contact_set")
     } else {

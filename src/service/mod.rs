@@ -1,13 +1,16 @@
-//! Use cases. Each mutation opens one transaction, checks the policy, reads
-//! and locks what its invariant depends on, writes, records its audit event
-//! on the same transaction, and commits. Refusals a form can fix come back
-//! as [`UserError`]s with nothing written.
+//! Use cases: transaction → policy → repo → invariant → audit → commit. Each
+//! mutation opens one transaction, checks the policy, reads and locks what
+//! its invariant depends on (through `repo`), writes, records its audit
+//! event on the same transaction, and commits. Refusals a form can fix come
+//! back as [`UserError`]s with nothing written. No SQL is built here.
 
 pub mod admin;
 pub mod assignments;
 pub mod audit;
 pub mod clients;
+pub mod count_cache;
 pub mod demo;
+pub mod provision;
 pub mod seed_bench;
 pub mod users;
 

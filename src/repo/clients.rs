@@ -1,0 +1,195 @@
+//! Client rows. Every read starts from [`scoped`], the principal's row scope
+//! from the policy.
+
+use crate::domain::{search_text, ClientId, ClientStatus, OrderField, SearchTerm};
+use crate::error::{AppError, Result};
+use crate::page::{col, KeyPart, Keyset, Page, PageRequest};
+use crate::policy::Principal;
+use entity::client;
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    QueryTrait, Select, Value,
+};
+use uuid::Uuid;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub struct Order {
+    pub field: OrderField,
+    pub descending: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub search: Option<SearchTerm>,
+    /// Empty: every status.
+    pub statuses: Vec<ClientStatus>,
+}
+
+/// The principal's clients: the row scope from the policy module. Every
+/// client query starts here.
+pub fn scoped(p: &Principal) -> Select<client::Entity> {
+    client::Entity::find().filter(p.client_scope())
+}
+
+fn filtered(p: &Principal, f: &Filter) -> Select<client::Entity> {
+    let mut q = scoped(p);
+    if !f.statuses.is_empty() {
+        q = q.filter(client::Column::Status.is_in(f.statuses.iter().map(|s| s.as_str())));
+    }
+    if let Some(term) = &f.search {
+        let like = || LikeExpr::new(term.like_pattern()).escape('\\');
+        let mut any = Condition::any().add(Expr::col(client::Column::SearchPublic).like(like()));
+        if p.searches_contact_fields() {
+            any = any.add(Expr::col(client::Column::SearchContact).like(like()));
+        }
+        q = q.filter(any);
+    }
+    q
+}
+
+/// The ordering's keyset: the sort column, then the id.
+pub fn keyset(order: Order) -> Keyset<client::Model> {
+    fn uuid_at_1(i: usize, p: &KeyPart) -> Option<Value> {
+        if i == 1 {
+            p.uuid_value()
+        } else {
+            p.text_value()
+        }
+    }
+    let (name, column, key, to_value): (
+        _,
+        _,
+        fn(&client::Model) -> Vec<KeyPart>,
+        fn(usize, &KeyPart) -> Option<Value>,
+    ) = match (order.field, order.descending) {
+        (OrderField::BusinessName, d) => (
+            if d { "clients:BUSINESS_NAME:DESC" } else { "clients:BUSINESS_NAME:ASC" },
+            client::Column::SortName,
+            |c| vec![KeyPart::Text(c.sort_name.clone()), KeyPart::uuid(c.id)],
+            uuid_at_1,
+        ),
+        (OrderField::ClientId, d) => (
+            if d { "clients:CLIENT_ID:DESC" } else { "clients:CLIENT_ID:ASC" },
+            client::Column::ClientId,
+            |c| vec![KeyPart::Text(c.client_id.clone()), KeyPart::uuid(c.id)],
+            uuid_at_1,
+        ),
+        (OrderField::CreatedAt, d) => (
+            if d { "clients:CREATED_AT:DESC" } else { "clients:CREATED_AT:ASC" },
+            client::Column::CreatedAt,
+            |c| vec![KeyPart::time(&c.created_at), KeyPart::uuid(c.id)],
+            |i, p| if i == 1 { p.uuid_value() } else { p.time_value() },
+        ),
+    };
+    Keyset { name, columns: vec![col(column), col(client::Column::Id)], descending: order.descending, key, to_value }
+}
+
+/// One page of the principal's clients that match.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    filter: &Filter,
+    ks: &Keyset<client::Model>,
+    req: &PageRequest,
+) -> Result<Page<client::Model>> {
+    // Pick the page's ids first, then fetch those rows: on PostgreSQL the
+    // inner query is an index-only scan of (partner_id, sort_name, id)
+    // INCLUDE (status, search columns), so filtering visits no heap rows;
+    // only the page itself is read from the table.
+    let ids = req.apply(ks, filtered(p, filter).select_only().column(client::Column::Id));
+    let rows = req.order(ks, client::Entity::find().filter(client::Column::Id.in_subquery(ids.into_query())));
+    Ok(req.finish(ks, rows.all(db).await?))
+}
+
+/// How many of the principal's clients match, counted row by row.
+pub async fn count_matching(db: &impl ConnectionTrait, p: &Principal, filter: &Filter) -> Result<u64> {
+    Ok(filtered(p, filter).count(db).await?)
+}
+
+/// The principal's client with this clientId, as a query; `None` for a
+/// malformed id, which cannot exist and so answers exactly as an absent one.
+fn by_client_id(p: &Principal, client_id: &str) -> Option<Select<client::Entity>> {
+    let id = ClientId::parse(client_id).ok()?;
+    Some(scoped(p).filter(client::Column::ClientId.eq(id.as_str())))
+}
+
+pub async fn find(db: &impl ConnectionTrait, p: &Principal, client_id: &str) -> Result<Option<client::Model>> {
+    match by_client_id(p, client_id) {
+        Some(q) => Ok(q.one(db).await?),
+        None => Ok(None),
+    }
+}
+
+pub async fn find_by_uuid(db: &impl ConnectionTrait, p: &Principal, id: Uuid) -> Result<Option<client::Model>> {
+    Ok(scoped(p).filter(client::Column::Id.eq(id)).one(db).await?)
+}
+
+/// Lock the client's row for the rest of the transaction (PostgreSQL
+/// `FOR UPDATE`; SQLite's IMMEDIATE transaction already holds the write lock).
+/// NOT_FOUND when absent or out of scope.
+pub async fn lock(txn: &impl ConnectionTrait, p: &Principal, client_id: &str) -> Result<client::Model> {
+    let q = by_client_id(p, client_id).ok_or(AppError::NotFound("client"))?;
+    q.lock_exclusive().one(txn).await?.ok_or(AppError::NotFound("client"))
+}
+
+/// The fields a client row is made of, each already valid.
+pub struct NewRow<'a> {
+    pub partner_id: Uuid,
+    pub client_id: &'a str,
+    pub business_name: &'a str,
+    pub web_domain: &'a str,
+    pub contact_name: &'a str,
+    pub business_email: &'a str,
+    pub timezone: &'a str,
+    pub support_contact_required: bool,
+    pub status: ClientStatus,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A row to insert, with its derived columns (sort key, search text).
+pub fn row(n: NewRow<'_>) -> client::ActiveModel {
+    client::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        partner_id: Set(n.partner_id),
+        sort_name: Set(n.business_name.to_lowercase()),
+        search_public: Set(search_text(&[n.client_id, n.business_name, n.web_domain])),
+        search_contact: Set(search_text(&[n.contact_name, n.business_email])),
+        client_id: Set(n.client_id.to_owned()),
+        business_name: Set(n.business_name.to_owned()),
+        web_domain: Set(n.web_domain.to_owned()),
+        contact_name: Set(n.contact_name.to_owned()),
+        business_email: Set(n.business_email.to_owned()),
+        timezone: Set(n.timezone.to_owned()),
+        status: Set(n.status.as_str().to_owned()),
+        support_contact_required: Set(n.support_contact_required),
+        created_at: Set(n.created_at),
+        updated_at: Set(n.created_at),
+    }
+}
+
+/// Insert unless the partner already has this clientId; the new row, or
+/// `None` when a concurrent insert won.
+pub async fn insert_new(txn: &impl ConnectionTrait, row: client::ActiveModel) -> Result<Option<client::Model>> {
+    let id = match &row.id {
+        sea_orm::ActiveValue::Set(id) | sea_orm::ActiveValue::Unchanged(id) => *id,
+        sea_orm::ActiveValue::NotSet => return Err(AppError::internal(anyhow::anyhow!("client row without an id"))),
+    };
+    let inserted = client::Entity::insert(row)
+        .on_conflict_do_nothing_on([client::Column::PartnerId, client::Column::ClientId])
+        .exec_without_returning(txn)
+        .await?;
+    if !matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0) {
+        return Ok(None);
+    }
+    let created = client::Entity::find_by_id(id).one(txn).await?;
+    created.map(Some).ok_or_else(|| AppError::internal(anyhow::anyhow!("inserted client not found")))
+}
+
+/// Many rows at once (operator tooling: demo and benchmark data).
+pub async fn insert_many(txn: &impl ConnectionTrait, rows: Vec<client::ActiveModel>) -> Result<()> {
+    if !rows.is_empty() {
+        client::Entity::insert_many(rows).exec_without_returning(txn).await?;
+    }
+    Ok(())
+}

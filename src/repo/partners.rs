@@ -1,0 +1,18 @@
+//! Partner organisations.
+
+use crate::error::{AppError, Result};
+use entity::partner;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+/// The principal's own partner (it exists: users reference it).
+pub async fn by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<partner::Model> {
+    partner::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("partner {id} is missing")))
+}
+
+pub async fn by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<Option<partner::Model>> {
+    Ok(partner::Entity::find().filter(partner::Column::Slug.eq(slug)).one(db).await?)
+}

@@ -1,0 +1,96 @@
+//! User accounts as a principal may see them ([`Principal::user_scope`]).
+
+use crate::domain::SearchTerm;
+use crate::error::Result;
+use crate::page::{col, KeyPart, Keyset, Page, PageRequest};
+use crate::policy::Principal;
+use entity::{client_assignment, user};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Select};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+fn scoped(p: &Principal) -> Select<user::Entity> {
+    user::Entity::find().filter(p.user_scope())
+}
+
+pub async fn find(db: &impl ConnectionTrait, p: &Principal, id: Uuid) -> Result<Option<user::Model>> {
+    Ok(scoped(p).filter(user::Column::Id.eq(id)).one(db).await?)
+}
+
+/// Many users at once (the DataLoader's batch).
+pub async fn find_many(db: &impl ConnectionTrait, p: &Principal, ids: &[Uuid]) -> Result<HashMap<Uuid, user::Model>> {
+    Ok(scoped(p)
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect())
+}
+
+/// Which of `ids` the principal may assign ([`Principal::assignable_user_scope`]).
+pub async fn assignable(txn: &impl ConnectionTrait, p: &Principal, ids: &[Uuid]) -> Result<HashSet<Uuid>> {
+    Ok(user::Entity::find()
+        .filter(p.assignable_user_scope())
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|u| u.id)
+        .collect())
+}
+
+/// Users who could be assigned to the client: assignable, not yet assigned.
+fn eligible(p: &Principal, client_uuid: Uuid, search: Option<&SearchTerm>) -> Select<user::Entity> {
+    let mut q = user::Entity::find().filter(p.assignable_user_scope()).filter(
+        user::Column::Id.not_in_subquery(
+            Query::select()
+                .column(client_assignment::Column::UserId)
+                .from(client_assignment::Entity)
+                .and_where(Expr::col(client_assignment::Column::ClientUuid).eq(client_uuid))
+                .to_owned(),
+        ),
+    );
+    if let Some(term) = search {
+        let like = || LikeExpr::new(term.like_pattern()).escape('\\');
+        q = q.filter(
+            Condition::any()
+                .add(Expr::expr(Func::lower(Expr::col(user::Column::DisplayName))).like(like()))
+                .add(Expr::expr(Func::lower(Expr::col(user::Column::Email))).like(like())),
+        );
+    }
+    q
+}
+
+/// Eligible users are ordered by e-mail address (unique and lower-case, so
+/// the order is the same on both databases).
+pub fn eligible_keyset() -> Keyset<user::Model> {
+    Keyset {
+        name: "eligible:EMAIL:ASC",
+        columns: vec![col(user::Column::Email)],
+        descending: false,
+        key: |u| vec![KeyPart::Text(u.email.clone())],
+        to_value: |_, p| p.text_value(),
+    }
+}
+
+pub async fn eligible_page(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    client_uuid: Uuid,
+    search: Option<&SearchTerm>,
+    req: &PageRequest,
+) -> Result<Page<user::Model>> {
+    let ks = eligible_keyset();
+    Ok(req.finish(&ks, req.apply(&ks, eligible(p, client_uuid, search)).all(db).await?))
+}
+
+pub async fn eligible_count(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    client_uuid: Uuid,
+    search: Option<&SearchTerm>,
+) -> Result<u64> {
+    Ok(eligible(p, client_uuid, search).count(db).await?)
+}
