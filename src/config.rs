@@ -149,7 +149,6 @@ impl Limits {
         max_page_size: 100,
         assign_ids: 100,
     };
-    pub const DEFAULT_PAGE_SIZE: u32 = 20;
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_secs)

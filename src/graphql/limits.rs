@@ -75,7 +75,15 @@ impl Rules {
     pub fn check(&self, doc: &ExecutableDocument, vars: &Variables) -> Result<(), Refused> {
         self.check_expanded_size(doc)?;
         for (_, op) in doc.operations.iter() {
-            let mut w = Walk { rules: self, doc, op: &op.node, vars, aliases: 0, directives: op.node.directives.len(), fragments: vec![] };
+            let mut w = Walk {
+                rules: self,
+                doc,
+                op: &op.node,
+                vars,
+                aliases: 0,
+                directives: op.node.directives.len(),
+                fragments: vec![],
+            };
             let cost = w.set(&op.node.selection_set.node, 1, None)?;
             if w.aliases > self.aliases {
                 return refuse(format!("too many aliases: {} (at most {})", w.aliases, self.aliases));
@@ -255,7 +263,7 @@ impl<'a> Walk<'a> {
         if !is_connection {
             return Ok(children.total.saturating_add(1));
         }
-        let size = page.unwrap_or(Limits::DEFAULT_PAGE_SIZE as i64).clamp(0, self.rules.max_page as i64) as usize;
+        let size = page.unwrap_or(crate::page::DEFAULT_PAGE_SIZE as i64).clamp(0, self.rules.max_page as i64) as usize;
         let once = children.total - children.items;
         Ok(size.saturating_mul(children.items).saturating_add(once).saturating_add(1))
     }
