@@ -1,7 +1,8 @@
 // End-to-end test of the GraphiQL page, as a person would use it: open it
 // from the running service, paste the admin token into the Headers editor,
 // run the Viewer query from docs/operations/viewer.graphql, and check the
-// result pane shows the admin. Saves a screenshot either way.
+// result pane shows the admin. Saves a screenshot either way. The page must
+// do all this under its Content-Security-Policy: any violation fails.
 //
 // Needs the service running with --graphiql-assets (no CDN here), Debian's
 // Chromium at /usr/bin/chromium, and `npm ci` done in codegen/ (playwright-core
@@ -82,6 +83,16 @@ await page.route('**/*', (route) => {
   return route.abort();
 });
 page.on('pageerror', (err) => pageErrors.push(err.message));
+// The page runs under a Content-Security-Policy; anything it blocks is a
+// failure (a blocked script would leave the page blank). Init scripts run
+// outside the page's policy.
+await page.addInitScript(() => {
+  window.__cspViolations = [];
+  document.addEventListener('securitypolicyviolation', (e) =>
+    window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || '(inline)'}`),
+  );
+});
+const cspViolations = () => page.evaluate(() => window.__cspViolations || []);
 
 // The CodeMirror 5 instance inside an element (GraphiQL 3 editors).
 const editorValue = (selector) =>
@@ -108,6 +119,10 @@ try {
     const response = await page.goto(url, { waitUntil: 'load' });
     if (!response || response.status() !== 200) {
       throw new Error(`GET ${url} answered ${response ? response.status() : 'nothing'}`);
+    }
+    const csp = response.headers()['content-security-policy'] || '';
+    if (!csp.includes("frame-ancestors 'none'") || !csp.includes("script-src 'self'")) {
+      throw new Error(`the page has no locked-down Content-Security-Policy: ${JSON.stringify(csp)}`);
     }
     await page.locator('.graphiql-container .graphiql-query-editor .CodeMirror').waitFor();
     if ((await page.evaluate(() => typeof window.GraphiQL)) !== 'function') throw new Error('GraphiQL did not load');
@@ -173,6 +188,8 @@ try {
 
   if (offsite.length) throw new Error(`the page tried to leave the service: ${offsite.join(', ')}`);
   if (pageErrors.length) throw new Error(`JavaScript errors on the page: ${pageErrors.join(' | ')}`);
+  const blocked = await cspViolations();
+  if (blocked.length) throw new Error(`Content-Security-Policy violations: ${blocked.join(' | ')}`);
 } catch (err) {
   failure = `${current}: ${err.message.split('\n')[0]}`;
 }
@@ -213,6 +230,10 @@ if (!failure) {
     if (required) failure = `introspection: ${message}`;
     else console.warn(`e2e graphiql: WARNING: introspection: ${message}`);
   }
+}
+if (!failure) {
+  const blocked = await cspViolations().catch((err) => [`cannot read violations: ${err.message}`]);
+  if (blocked.length) failure = `after introspection: Content-Security-Policy violations: ${blocked.join(' | ')}`;
 }
 await browser.close();
 

@@ -77,6 +77,11 @@ fn page_policy(local: bool) -> String {
         styles += &format!(" {}", GRAPHIQL_CSS.cdn);
     }
     // GraphiQL's stylesheet embeds its fonts and icons as data: URLs.
+    // Inline style stays forbidden on purpose: the only inline style GraphiQL
+    // 3.8.3 adds is react-remove-scroll's <style> when a dialog opens
+    // (settings, short keys); the browser blocks it and logs a violation,
+    // and the dialog still works (the page never scrolls anyway). Its text
+    // depends on the scrollbar width, so no fixed hash could allow it.
     format!(
         "default-src 'self'; script-src {scripts}; style-src {styles}; font-src 'self' data:; \
          img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
