@@ -1,10 +1,23 @@
 //! The service's error type and the codes every client sees.
 //!
-//! This is the only place an error becomes a code: resolvers and services
-//! return [`AppError`]; `graphql::errors` reads it back out of each GraphQL
-//! error (async-graphql keeps it as the error's `source`) and sets
-//! `extensions.code`, replacing internal messages with a generic one.
+//! Resolvers and services return [`AppError`]. Each error has three faces,
+//! kept apart so that no `format!` can leak a cause to a client:
+//!
+//! - [`AppError::code`]: the `extensions.code` a client sees, and through
+//!   [`Code::http_status`] the status of a request refused as a whole (the
+//!   one place that mapping lives).
+//! - [`AppError::client_message`]: the only text ever sent to a client.
+//!   INTERNAL and SERVICE_UNAVAILABLE say nothing about the cause.
+//! - `Display` and [`std::error::Error::source`]: the operator's account,
+//!   with the underlying cause (the database error, the `anyhow` chain) as
+//!   `source`. Logs write the whole chain ([`AppError::chain`]); the CLI's
+//!   `?` turns an `AppError` into an `anyhow::Error` with the chain intact.
+//!
+//! `graphql::errors` turns each GraphQL error whose source is an `AppError`
+//! into its code and client message, logging the chain under the request id.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::sync::Arc;
 
 /// The `extensions.code` values. DESIGN.md names the first five; the rest
@@ -29,6 +42,7 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code (the metrics create a series for each up front).
     pub const ALL: &'static [Code] = &[
         Code::Unauthenticated,
         Code::Forbidden,
@@ -54,11 +68,6 @@ impl Code {
         }
     }
 
-    /// The code spelled `s`, if it is one of ours.
-    pub fn parse(s: &str) -> Option<Code> {
-        Code::ALL.iter().copied().find(|c| c.as_str() == s)
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Unauthenticated => "UNAUTHENTICATED",
@@ -75,24 +84,30 @@ impl Code {
     }
 }
 
+/// The cause behind INTERNAL: any error, its own `source` chain intact.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `Display` is for operators and logs; a client sees
+/// [`AppError::client_message`] only.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
-    #[error("authentication required: send a valid bearer token")]
+    #[error("unauthenticated: no valid bearer token")]
     Unauthenticated,
-    /// The detailed reason goes to the log only.
-    #[error("you are not allowed to do this")]
+    /// The reason names the rule that refused.
+    #[error("forbidden: {0}")]
     Forbidden(&'static str),
-    /// The same message whether the thing is absent or out of scope.
-    #[error("{0} not found")]
+    /// Absent or out of scope: the client cannot tell which.
+    #[error("{0} not found or out of scope")]
     NotFound(&'static str),
-    #[error("{0}")]
+    /// The message is the client's to read.
+    #[error("bad user input: {0}")]
     BadUserInput(String),
-    #[error("the database is unavailable; try again shortly")]
-    Unavailable(Arc<sea_orm::DbErr>),
-    #[error("the request took too long and was cancelled")]
+    #[error("database unavailable")]
+    Unavailable(#[source] Arc<sea_orm::DbErr>),
+    #[error("the request timed out")]
     Timeout,
     #[error("internal error")]
-    Internal(Arc<anyhow::Error>),
+    Internal(#[source] Cause),
 }
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
@@ -110,18 +125,53 @@ impl AppError {
         }
     }
 
-    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
-        AppError::Internal(Arc::new(e.into()))
+    /// The only text a client ever sees: never a cause, never a reason the
+    /// policy keeps to itself.
+    pub fn client_message(&self) -> Cow<'_, str> {
+        match self {
+            AppError::Unauthenticated => "authentication required: send a valid bearer token".into(),
+            AppError::Forbidden(_) => "you are not allowed to do this".into(),
+            AppError::NotFound(what) => format!("{what} not found").into(),
+            AppError::BadUserInput(msg) => msg.as_str().into(),
+            AppError::Unavailable(_) => "the database is unavailable; try again shortly".into(),
+            AppError::Timeout => "the request took too long and was cancelled".into(),
+            AppError::Internal(_) => "internal error".into(),
+        }
     }
 
-    /// The full cause, for the log (never for the client).
-    pub fn detail(&self) -> String {
-        match self {
-            AppError::Forbidden(why) => format!("forbidden: {why}"),
-            AppError::Unavailable(e) => format!("database unavailable: {e}"),
-            AppError::Internal(e) => format!("{e:#}"),
-            other => other.to_string(),
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        // anyhow's own conversion keeps its context chain as `source`s.
+        let boxed: Box<dyn std::error::Error + Send + Sync> = e.into().into();
+        AppError::Internal(Arc::from(boxed))
+    }
+
+    /// This error and its causes on one line, for the log (never for a
+    /// client).
+    pub fn chain(&self) -> Chain<'_> {
+        Chain(self)
+    }
+}
+
+/// An error and its `source`s, `: `-separated (what anyhow's `{:#}`
+/// prints, without the repeats).
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut last = self.0.to_string();
+        f.write_str(&last)?;
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            let text = c.to_string();
+            // Many errors (sea-orm's among them) repeat their source's text
+            // in their own: say it once.
+            if !last.ends_with(&text) {
+                write!(f, ": {text}")?;
+            }
+            last = text;
+            cause = c.source();
         }
+        Ok(())
     }
 }
 
@@ -153,5 +203,63 @@ impl From<sea_orm::DbErr> for AppError {
             }
         }
         AppError::internal(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{DbErr, RuntimeErr};
+    use std::error::Error as _;
+
+    const SQL: &str = r#"SELECT "secret_token" FROM "users" WHERE "partner_id" = $1"#;
+
+    /// Every cause's text, outermost first.
+    fn sources(e: &AppError) -> Vec<String> {
+        std::iter::successors(e.source(), |&c| c.source()).map(|c| c.to_string()).collect()
+    }
+
+    #[test]
+    fn internal_keeps_its_cause_from_the_client_and_for_the_operator() {
+        let e = AppError::from(DbErr::Query(RuntimeErr::Internal(format!("syntax error in {SQL}"))));
+        assert_eq!(e.code(), Code::Internal);
+        assert_eq!(e.client_message(), "internal error");
+        assert!(!e.client_message().contains("secret_token"));
+        assert!(!e.to_string().contains("secret_token"), "the cause is a source, not part of Display");
+        assert!(sources(&e).iter().any(|s| s.contains(SQL)), "{:?}", sources(&e));
+        assert!(e.chain().to_string().starts_with("internal error: Query Error: syntax error in SELECT"));
+        // Said once, though sea-orm's Display repeats its source's text.
+        assert_eq!(e.chain().to_string().matches("secret_token").count(), 1, "{}", e.chain());
+    }
+
+    #[test]
+    fn unavailable_keeps_its_cause_from_the_client_and_for_the_operator() {
+        let e = AppError::from(DbErr::Conn(RuntimeErr::Internal(format!("refused while running {SQL}"))));
+        assert_eq!(e.code(), Code::Unavailable);
+        assert_eq!(e.code().http_status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!e.client_message().contains("secret_token"));
+        assert!(!e.client_message().contains("refused"));
+        assert!(e.chain().to_string().contains(SQL), "{}", e.chain());
+    }
+
+    #[test]
+    fn anyhow_context_survives_as_sources_both_ways() {
+        let cause = anyhow::anyhow!("disk full").context("writing the audit row");
+        let e = AppError::internal(cause);
+        assert_eq!(sources(&e), ["writing the audit row", "disk full"]);
+        assert_eq!(e.client_message(), "internal error");
+        // What the CLI does with `?`: anyhow's `{:#}` prints the whole chain.
+        let cli: anyhow::Error = e.into();
+        assert_eq!(format!("{cli:#}"), "internal error: writing the audit row: disk full");
+    }
+
+    #[test]
+    fn refusals_tell_the_client_less_than_the_log() {
+        let e = AppError::Forbidden("partner users cannot provision");
+        assert_eq!(e.client_message(), "you are not allowed to do this");
+        assert!(e.to_string().contains("partner users cannot provision"));
+        assert_eq!(AppError::NotFound("client").client_message(), "client not found");
+        assert_eq!(AppError::BadUserInput("name is empty".into()).client_message(), "name is empty");
+        assert!(AppError::Timeout.source().is_none());
     }
 }

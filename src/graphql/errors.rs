@@ -4,10 +4,18 @@
 //!   GRAPHQL_VALIDATION_FAILED (the document limits, checked before
 //!   async-graphql sees the document, are coded where they are checked).
 //! - Errors whose source is an [`AppError`] (everything our resolvers and
-//!   services return): that error's code. INTERNAL and SERVICE_UNAVAILABLE
-//!   messages are generic; the cause is logged under the request id.
+//!   services return): that error's code and
+//!   [`AppError::client_message`]; its cause chain is logged under the
+//!   request id, never sent.
 //! - Anything else carrying no code comes from async-graphql's own input
 //!   coercion (a wrong argument type, say): BAD_USER_INPUT.
+//!
+//! Every error carries its code as typed data in `ServerError::source`: the
+//! `AppError` a resolver returned, or the [`Code`] that [`with_code`]
+//! attaches. [`code_of`] reads it, and [`finalize`] hands the pipeline the
+//! first error's code for its metrics and status, so nothing ever reads
+//! `extensions.code` back out of a response. Nothing outside this module
+//! writes `extensions.code`.
 
 use crate::error::{AppError, Code};
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation};
@@ -15,41 +23,51 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
 use std::sync::Arc;
 
+/// An error's code, from its typed source (see the module docs).
+pub fn code_of(e: &ServerError) -> Code {
+    if let Some(app) = e.source::<AppError>() {
+        return app.code();
+    }
+    e.source::<Code>().copied().unwrap_or(Code::BadUserInput)
+}
+
+/// Give an error its code: in `extensions.code` for the client and, unless
+/// its source already says so, as its typed source for [`code_of`].
 pub fn with_code(mut e: ServerError, code: Code) -> ServerError {
-    e.extensions.get_or_insert_with(Default::default).set("code", Value::String(code.as_str().to_owned()));
+    set_code(&mut e, code);
     e
 }
 
-fn has_code(e: &ServerError) -> bool {
-    e.extensions.as_ref().is_some_and(|x| x.get("code").is_some())
+fn set_code(e: &mut ServerError, code: Code) {
+    if code_of(e) != code {
+        e.source = Some(Arc::new(code));
+    }
+    e.extensions.get_or_insert_with(Default::default).set("code", Value::String(code.as_str().to_owned()));
 }
 
-/// Set the code of every error in a response, masking internals. Causes
-/// are logged inside the request's span, which carries its request id.
-pub fn finalize(resp: &mut Response) {
+/// Code every error in a response and replace each `AppError`'s message
+/// with its client message, logging its cause chain inside the current
+/// span (the request's, which carries its request id). Returns the first
+/// error's code: the request's outcome.
+pub fn finalize(resp: &mut Response) -> Option<Code> {
     for e in resp.errors.iter_mut() {
-        if has_code(e) {
-            continue;
-        }
-        let code = match e.source::<AppError>().cloned() {
-            Some(app) => {
-                match app {
-                    AppError::Internal(_) => {
-                        tracing::error!(error = %app.detail(), path = ?e.path, "internal error")
-                    }
-                    AppError::Unavailable(_) | AppError::Timeout => {
-                        tracing::warn!(error = %app.detail(), "request failed")
-                    }
-                    _ => tracing::debug!(error = %app.detail(), "refused"),
-                }
-                // The AppError's Display is already the client-safe message.
-                e.message = app.to_string();
-                app.code()
+        let path = &e.path;
+        let message = e.source::<AppError>().map(|app| {
+            let chain = app.chain();
+            match app {
+                AppError::Internal(_) => tracing::error!(error = %chain, ?path, "internal error"),
+                AppError::Unavailable(_) | AppError::Timeout => tracing::warn!(error = %chain, ?path, "request failed"),
+                _ => tracing::debug!(error = %chain, "refused"),
             }
-            None => Code::BadUserInput,
-        };
-        *e = with_code(std::mem::replace(e, ServerError::new("", None)), code);
+            app.client_message().into_owned()
+        });
+        if let Some(message) = message {
+            e.message = message;
+        }
+        let code = code_of(e);
+        set_code(e, code);
     }
+    resp.errors.first().map(code_of)
 }
 
 /// A response with one coded error and no data.
@@ -106,5 +124,34 @@ pub fn nullable<T>(
             ctx.add_error(ctx.set_error_path(err));
             Ok(None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_ext(e: &ServerError) -> Option<&Value> {
+        e.extensions.as_ref().and_then(|x| x.get("code"))
+    }
+
+    #[test]
+    fn finalize_codes_masks_and_reports_the_first_code_without_reading_extensions() {
+        let internal = AppError::internal(anyhow::anyhow!("SELECT secret FROM users"));
+        let from_app = async_graphql::Error::from(internal).into_server_error(Default::default());
+        let validation = with_code(ServerError::new("unknown field", None), Code::GraphqlValidationFailed);
+        let coercion = ServerError::new("expected Int", None);
+        let mut resp = Response::from_errors(vec![from_app, validation, coercion]);
+        assert_eq!(finalize(&mut resp), Some(Code::Internal));
+        assert_eq!(resp.errors[0].message, "internal error");
+        assert_eq!(code_ext(&resp.errors[0]), Some(&Value::from("INTERNAL")));
+        assert!(resp.errors[0].source::<AppError>().is_some(), "the AppError stays the source");
+        let codes: Vec<Code> = resp.errors.iter().map(code_of).collect();
+        assert_eq!(codes, [Code::Internal, Code::GraphqlValidationFailed, Code::BadUserInput]);
+        assert_eq!(code_ext(&resp.errors[2]), Some(&Value::from("BAD_USER_INPUT")));
+
+        let mut validation_first = Response::from_errors(vec![resp.errors[1].clone()]);
+        assert_eq!(finalize(&mut validation_first), Some(Code::GraphqlValidationFailed));
+        assert_eq!(finalize(&mut Response::new(Value::Null)), None);
     }
 }

@@ -74,13 +74,12 @@ pub async fn execute(state: &AppState, call: Call<'_>, mut request: async_graphq
         }
     }
 
-    let resp = run(state, principal, request).await;
-    let outcome = resp.errors.first().map(outcome_code).unwrap_or(OK);
+    let (resp, code) = run(state, principal, request).await;
+    let outcome = code.map_or(OK, Code::as_str);
     let elapsed = started.elapsed();
     state.metrics.observe_request(picked.label, outcome, elapsed.as_secs_f64());
     tracing::info!(operation = picked.label, outcome, duration_ms = elapsed.as_millis() as u64, "graphql request");
-    let request_error = matches!(Code::parse(outcome), Some(Code::GraphqlValidationFailed | Code::GraphqlParseFailed));
-    if request_error {
+    if matches!(code, Some(Code::GraphqlValidationFailed | Code::GraphqlParseFailed)) {
         let status = if media.graphql_response { StatusCode::BAD_REQUEST } else { StatusCode::OK };
         return reply(status, Payload::RequestError(&resp.errors), media);
     }
@@ -108,8 +107,8 @@ async fn authenticate(state: &AppState, call: &Call<'_>, started: Instant) -> Re
         }
     }
     state.metrics.observe_request(UNPARSED, e.code().as_str(), started.elapsed().as_secs_f64());
-    tracing::info!(reason = %e.detail(), "request refused");
-    let mut resp = refuse(e.code().http_status(), e.code(), &e.to_string(), call.media);
+    tracing::info!(reason = %e.chain(), "request refused");
+    let mut resp = refuse(e.code().http_status(), e.code(), &e.client_message(), call.media);
     if matches!(e, AppError::Unauthenticated) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
@@ -130,7 +129,8 @@ fn parse_and_check(
     let query = fresh.then(|| request.query.clone());
     let name = request.operation_name.clone();
     let variables = request.variables.clone();
-    let doc = request.parsed_query().map_err(|e| (Code::GraphqlParseFailed, vec![with_code(e, Code::GraphqlParseFailed)]))?;
+    let doc =
+        request.parsed_query().map_err(|e| (Code::GraphqlParseFailed, vec![with_code(e, Code::GraphqlParseFailed)]))?;
     let invalid = |msg: String| {
         let e = with_code(async_graphql::ServerError::new(msg, None), Code::GraphqlValidationFailed);
         (Code::GraphqlValidationFailed, vec![e])
@@ -163,8 +163,13 @@ fn pick(doc: &ExecutableDocument, name: Option<&str>) -> Option<Picked> {
     Some(Picked { ty: op.node.ty, label: crate::operations::label(op_name.map(|n| n.as_str())) })
 }
 
-/// Run the operation with a time limit, turning a panic into INTERNAL.
-async fn run(state: &AppState, principal: Principal, request: async_graphql::Request) -> async_graphql::Response {
+/// Run the operation with a time limit, turning a panic into INTERNAL;
+/// also the first error's code (`errors::finalize`), the request's outcome.
+async fn run(
+    state: &AppState,
+    principal: Principal,
+    request: async_graphql::Request,
+) -> (async_graphql::Response, Option<Code>) {
     let request = request.data(Loaders::new(state.db.clone(), principal.clone())).data(principal);
     let run = AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
     let mut resp = match tokio::time::timeout(state.limits.request_timeout(), run).await {
@@ -180,25 +185,16 @@ async fn run(state: &AppState, principal: Principal, request: async_graphql::Req
         }
         Err(_) => {
             tracing::warn!("request timed out");
-            error_response(Code::Timeout, AppError::Timeout.to_string())
+            error_response(Code::Timeout, AppError::Timeout.client_message())
         }
     };
-    finalize(&mut resp);
-    resp
-}
-
-/// The code `finalize` gave an error, as a metrics label.
-fn outcome_code(e: &async_graphql::ServerError) -> &'static str {
-    let code = e.extensions.as_ref().and_then(|x| x.get("code"));
-    match code {
-        Some(async_graphql::Value::String(s)) => Code::parse(s).unwrap_or(Code::Internal).as_str(),
-        _ => Code::Internal.as_str(),
-    }
+    let code = finalize(&mut resp);
+    (resp, code)
 }
 
 pub fn too_many(wait_secs: u64, media: Media) -> Response {
     let msg = format!("too many requests: retry in {wait_secs} s");
-    let mut resp = refuse(StatusCode::TOO_MANY_REQUESTS, Code::RateLimited, &msg, media);
+    let mut resp = refuse(Code::RateLimited.http_status(), Code::RateLimited, &msg, media);
     resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait_secs.max(1)));
     resp
 }
