@@ -31,22 +31,9 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition};
 use uuid::Uuid;
 
-/// The two roles allowed on this surface.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum PartnerRole {
-    PartnerAdmin,
-    PartnerUser,
-}
-
-impl PartnerRole {
-    pub fn from_role(role: Role) -> Option<Self> {
-        match role {
-            Role::PartnerAdmin => Some(PartnerRole::PartnerAdmin),
-            Role::PartnerUser => Some(PartnerRole::PartnerUser),
-            Role::CustomerAdmin | Role::CustomerUser | Role::AidialStaff => None,
-        }
-    }
-}
+/// The two roles allowed on this surface; defined with the other
+/// enumerations (it is also the schema's `PartnerRole`).
+pub use crate::domain::PartnerRole;
 
 /// What a token may be used for. A token can narrow, never widen.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,11 +1,19 @@
+//! The enumerations of the domain, one definition each: stored as text
+//! (`as_str` / `FromStr`, the entity columns stay `String`) and, where the
+//! API shows them, the GraphQL enum itself (`async_graphql::Enum`, whose
+//! doc comments are the schema descriptions).
+
 use std::fmt;
 use std::str::FromStr;
 
 macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }
+    ) => {
         $(#[$meta])*
         #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -55,9 +63,30 @@ impl Role {
     }
 }
 
+// The two roles allowed on this surface (a plain comment: a doc comment
+// would become a schema description, and `PartnerRole` has none).
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PartnerRole {
+    PartnerAdmin,
+    PartnerUser,
+}
+
+impl PartnerRole {
+    /// The partner role of a role, or `None` for every other role.
+    pub fn from_role(role: Role) -> Option<Self> {
+        match role {
+            Role::PartnerAdmin => Some(PartnerRole::PartnerAdmin),
+            Role::PartnerUser => Some(PartnerRole::PartnerUser),
+            Role::CustomerAdmin | Role::CustomerUser | Role::AidialStaff => None,
+        }
+    }
+}
+
 text_enum!(
-    /// A client's lifecycle. Partners never change it through the API.
+    /// A client's lifecycle. Partners cannot change it through this API.
+    #[derive(async_graphql::Enum)]
     ClientStatus {
+        /// Profile only: what provisioning creates.
         Provisioned => "PROVISIONED",
         Onboarding => "ONBOARDING",
         Active => "ACTIVE",
@@ -67,6 +96,7 @@ text_enum!(
 );
 
 text_enum!(
+    #[derive(async_graphql::Enum)]
     AuditAction {
         ClientProvisioned => "CLIENT_PROVISIONED",
         UserAssigned => "USER_ASSIGNED",
@@ -77,13 +107,27 @@ text_enum!(
     }
 );
 
-/// The sort keys of the client list.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Default, Hash)]
+// The sort keys of the client list (`ClientOrderField` in the schema; no
+// doc comment, which would become a schema description).
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Default, Hash)]
+#[graphql(name = "ClientOrderField")]
 pub enum OrderField {
     #[default]
     BusinessName,
     ClientId,
     CreatedAt,
+}
+
+// The codes of a `UserError` (DESIGN.md §4); the service returns them and
+// the schema shows them as they are.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum UserErrorCode {
+    Invalid,
+    Taken,
+    UserNotEligible,
+    NotAssigned,
+    SupportContactRequired,
+    TooMany,
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 mod enums;
 mod values;
 
-pub use enums::{AuditAction, ClientStatus, OrderField, Role};
+pub use enums::{AuditAction, ClientStatus, OrderField, PartnerRole, Role, UserErrorCode};
 pub use values::{search_text, BusinessEmail, ClientId, PlainText, SearchTerm, Timezone, WebDomain};
 
 /// Why a value was refused; the message is safe to show to the user.

@@ -13,7 +13,7 @@ fn payload(ctx: &Context<'_>, o: assignments::Outcome) -> Result<AssignmentPaylo
     // The payload shows the client as it is now, not as cached earlier.
     loaders(ctx)?.clear();
     Ok(AssignmentPayload {
-        client: Some(Client(o.client)),
+        client: Some(Client::new(o.client)?),
         user_errors: o.errors.into_iter().map(Into::into).collect(),
     })
 }
@@ -24,21 +24,13 @@ impl Mutation {
     /// input again returns the existing client with `created: false`.
     async fn provision_client(&self, ctx: &Context<'_>, input: ProvisionClientInput) -> Result<ProvisionClientPayload> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
-        let input = ProvisionInput {
-            client_id: input.client_id,
-            business_name: input.business_name,
-            web_domain: input.web_domain,
-            contact_name: input.contact_name,
-            business_email: input.business_email,
-            timezone: input.timezone,
-            support_contact_required: input.support_contact_required.unwrap_or(true),
-        };
+        let input = ProvisionInput::from(input);
         Ok(match provision::provision(&env.db, &env.metrics, p, &input).await? {
             ProvisionOutcome::Created(c) => {
-                ProvisionClientPayload { client: Some(Client(c)), created: true, user_errors: vec![] }
+                ProvisionClientPayload { client: Some(Client::new(c)?), created: true, user_errors: vec![] }
             }
             ProvisionOutcome::Existing(c) => {
-                ProvisionClientPayload { client: Some(Client(c)), created: false, user_errors: vec![] }
+                ProvisionClientPayload { client: Some(Client::new(c)?), created: false, user_errors: vec![] }
             }
             ProvisionOutcome::Rejected(errors) => ProvisionClientPayload {
                 client: None,

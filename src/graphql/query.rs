@@ -61,7 +61,7 @@ impl Query {
         let args = PageArgs { first, after, last, before };
         let page = clients::list(&env.db, p, &filter, order, &args, env.limits.max_page_size).await?;
         super::context::prime_assignments(ctx, &page).await?;
-        Ok(ClientConnection::new(page.map(Client), Count::Clients(filter)))
+        Ok(ClientConnection::new(page, Count::Clients(filter))?)
     }
 
     /// One client by its clientId: `null` and NOT_FOUND when it does not
@@ -69,7 +69,7 @@ impl Query {
     async fn client(&self, ctx: &Context<'_>, client_id: String) -> Result<Option<Client>> {
         let run = async {
             let (env, p) = (env(ctx)?, principal(ctx)?);
-            Ok(Some(Client(clients::get(&env.db, p, &client_id).await?)))
+            Ok(Some(Client::new(clients::get(&env.db, p, &client_id).await?)?))
         };
         nullable(ctx, run.await)
     }
@@ -96,11 +96,11 @@ async fn node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, AppError> {
     let uuid = || uuid::Uuid::parse_str(&key).ok();
     Ok(match kind {
         Kind::Client => match uuid() {
-            Some(u) => clients::find_by_uuid(&env.db, p, u).await?.map(|c| Node::Client(Client(c))),
+            Some(u) => clients::find_by_uuid(&env.db, p, u).await?.map(Client::new).transpose()?.map(Node::Client),
             None => None,
         },
         Kind::PartnerUser => match uuid() {
-            Some(u) => users::find(&env.db, p, u).await?.map(|u| Node::PartnerUser(PartnerUser(u))),
+            Some(u) => users::find(&env.db, p, u).await?.map(PartnerUser::new).transpose()?.map(Node::PartnerUser),
             None => None,
         },
         Kind::Partner => match uuid() {
@@ -108,7 +108,7 @@ async fn node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, AppError> {
             _ => None,
         },
         Kind::AuditEvent => match uuid() {
-            Some(u) => audit::find(&env.db, p, u).await?.map(|e| Node::AuditEvent(AuditEvent(e))),
+            Some(u) => audit::find(&env.db, p, u).await?.map(AuditEvent::new).transpose()?.map(Node::AuditEvent),
             None => None,
         },
     })

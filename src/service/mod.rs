@@ -14,16 +14,8 @@ pub mod provision;
 pub mod seed_bench;
 pub mod users;
 
-/// Codes of [`UserError`] (DESIGN.md §4).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum UserErrorCode {
-    Invalid,
-    Taken,
-    UserNotEligible,
-    NotAssigned,
-    SupportContactRequired,
-    TooMany,
-}
+/// Codes of [`UserError`] (DESIGN.md §4): one type with the schema's enum.
+pub use crate::domain::UserErrorCode;
 
 /// A problem the user can fix, pointing into the mutation's input.
 #[derive(Clone, Debug, PartialEq, Eq)]
