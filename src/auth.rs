@@ -195,7 +195,7 @@ impl Authenticator {
         let claims = self.verify(token)?;
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::Unauthenticated)?;
         let row = user::Entity::find_by_id(user_id).one(db).await?.ok_or(AppError::Unauthenticated)?;
-        if self.demo_key && !crate::service::demo::is_demo_account(&row.email) {
+        if self.demo_key && !crate::ops::demo::is_demo_account(&row.email) {
             // Checked on every request, not only at start: an account created
             // while the demo runs must not be reachable with the public key.
             tracing::info!(reason = "demo key for an account the demo did not create", "token refused");

@@ -6,7 +6,7 @@
 use crate::auth::Authenticator;
 use crate::config::{DbArgs, JwtArgs, ServeArgs};
 use crate::http::AppState;
-use crate::service::{admin, demo};
+use crate::ops::{admin, demo};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use migration::MigratorTrait;
@@ -172,7 +172,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Admin(cmd) => admin_cmd(cmd).await,
         Command::SeedBench(args) => {
             let db = migrated(&args.db).await?;
-            let report = crate::service::seed_bench::seed(&db, args.clients).await?;
+            let report = crate::ops::seed_bench::seed(&db, args.clients).await?;
             println!("{}", report.big_partner_slug);
             println!("{}", report.admin_email);
             Ok(())

@@ -19,6 +19,8 @@ pub mod graphql;
 pub mod http;
 /// Prometheus metrics in an explicit registry.
 pub mod metrics;
+/// Operator tooling beside the CLI: admin commands, demo data, seed-bench.
+pub mod ops;
 /// The frontend's operations (docs/operations/), embedded: the metric labels.
 pub mod operations;
 /// Keyset pagination shared by every connection.

@@ -1,9 +1,10 @@
 //! AiDial's own operations (the `admin` CLI): accounts and client status.
 //! Not reachable through GraphQL.
 
-use super::{audit, clients::bump_count};
 use crate::db::begin_write;
 use crate::domain::{AuditAction, BusinessEmail, ClientId, ClientStatus, PlainText, Role};
+use crate::service::clients::{bump_count, bump_version};
+use crate::service::{audit, now};
 use anyhow::{anyhow, bail, Context, Result};
 use entity::{client, partner, user};
 use sea_orm::{
@@ -22,7 +23,7 @@ pub async fn create_partner(db: &impl ConnectionTrait, slug: &str, name: &str) -
         id: Set(Uuid::now_v7()),
         slug: Set(slug.into_inner()),
         name: Set(name.into_inner()),
-        created_at: Set(super::now()),
+        created_at: Set(now()),
         clients_version: Set(0),
     };
     Ok(partner::Entity::insert(row).exec_with_returning(db).await?)
@@ -63,7 +64,7 @@ pub async fn create_user(
         display_name: Set(name.into_inner()),
         role: Set(role.as_str().to_owned()),
         active: Set(true),
-        created_at: Set(super::now()),
+        created_at: Set(now()),
     };
     Ok(user::Entity::insert(row).exec_with_returning(db).await?)
 }
@@ -113,11 +114,11 @@ pub async fn set_client_status(
     }
     let mut am: client::ActiveModel = c.into();
     am.status = Set(status.as_str().to_owned());
-    am.updated_at = Set(super::now());
+    am.updated_at = Set(now());
     let updated = client::Entity::update(am).exec(&txn).await?;
-    bump_count(&txn, partner.id, old, -1).await.map_err(|e| anyhow!(e.detail()))?;
-    bump_count(&txn, partner.id, status, 1).await.map_err(|e| anyhow!(e.detail()))?;
-    super::clients::bump_version(&txn, partner.id).await.map_err(|e| anyhow!(e.detail()))?;
+    bump_count(&txn, partner.id, old, -1).await.context("updating the status counters")?;
+    bump_count(&txn, partner.id, status, 1).await.context("updating the status counters")?;
+    bump_version(&txn, partner.id).await.context("bumping the partner's clients version")?;
     audit::record(
         &txn,
         audit::Event {
@@ -130,7 +131,7 @@ pub async fn set_client_status(
         },
     )
     .await
-    .map_err(|e| anyhow!(e.detail()))?;
+    .context("recording the audit event")?;
     txn.commit().await?;
     Ok(updated)
 }

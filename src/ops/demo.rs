@@ -10,13 +10,15 @@
 //! only these accounts (`auth.rs`).
 
 use super::admin;
-use super::clients::{recount, row_for, ProvisionInput};
+use super::synthetic::{self, Rng};
 use crate::domain::{AuditAction, ClientStatus};
-use anyhow::{anyhow, bail, Result};
-use entity::{audit_event, client, client_assignment, partner, user};
+use crate::service::clients::recount;
+use anyhow::{bail, Context, Result};
+use entity::{audit_event, partner, user};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
 };
+use uuid::Uuid;
 
 /// A demo account and the token line printed for it.
 pub struct DemoAccount {
@@ -69,125 +71,58 @@ pub async fn refuse_foreign_accounts(db: &DatabaseConnection) -> Result<()> {
     Ok(())
 }
 
-const PREFIXES: &[&str] = &[
-    "Acme",
-    "Bright",
-    "Cedar",
-    "Summit",
-    "Harbor",
-    "Maple",
-    "Golden",
-    "Silver",
-    "Riverside",
-    "Oak",
-    "Pioneer",
-    "Lakeside",
-    "Northgate",
-    "Evergreen",
-    "Blue Sky",
-    "Redwood",
-    "Sunrise",
-    "Granite",
-    "Willow",
-    "Metro",
-    "Coastal",
-    "Prairie",
-    "Highland",
-    "Union",
-    "Liberty",
-];
-const TRADES: &[(&str, &str)] = &[
-    ("Dental", "dental"),
-    ("Dentistry", "dentistry"),
-    ("Plumbing", "plumbing"),
-    ("Law Group", "law"),
-    ("Veterinary Clinic", "vet"),
-    ("Auto Repair", "autorepair"),
-    ("Realty", "realty"),
-    ("Roofing", "roofing"),
-    ("Physiotherapy", "physio"),
-    ("Bakery", "bakery"),
-    ("HVAC", "hvac"),
-    ("Insurance", "insurance"),
-];
-const FIRST: &[&str] =
-    &["Maria", "James", "Aisha", "Chen", "Lukas", "Sofia", "Omar", "Priya", "Tom", "Elena", "Kenji", "Zoë"];
-const LAST: &[&str] =
-    &["García", "Smith", "Khan", "Li", "Müller", "Rossi", "Haddad", "Patel", "Jones", "Novak", "Sato", "Dubois"];
-const ZONES: &[&str] = &[
-    "America/New_York",
-    "America/Chicago",
-    "America/Los_Angeles",
-    "Europe/London",
-    "Europe/Berlin",
-    "Australia/Sydney",
-];
-
 /// Seed the demo data unless it is already there. Returns whether it seeded.
+///
+/// Names come from the shared generator; the shape is fixed by position, so
+/// every run and every database gets the same demo: statuses in turn, one
+/// client in ten without a required support contact, 1-3 assignees (the
+/// first the support contact), one in 23 with an internationalised domain.
 pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
     if partner::Entity::find().filter(partner::Column::Slug.eq("northwind")).one(db).await?.is_some() {
         return Ok(false);
     }
     let txn = db.begin().await?;
-    let mut serial = 0u64;
+    let mut rng = Rng::new(0xde30);
     for &(slug, name, n_clients, people) in ORGS {
         let org = admin::create_partner(&txn, slug, name).await?;
-        let domain = format!("{slug}.example");
         let mut staff: Vec<user::Model> = Vec::new();
         for (i, handle) in people.iter().enumerate() {
             let role = if i == 0 { "partner_admin" } else { "partner_user" };
             let display = format!("{}{}", handle[..1].to_uppercase(), &handle[1..]);
-            let u = admin::create_user(
-                &txn,
-                Some(slug),
-                &format!("{handle}@{domain}"),
-                &format!("{display} ({name})"),
-                role,
-            )
-            .await?;
-            staff.push(u);
+            let email = format!("{handle}@{slug}.example");
+            staff.push(admin::create_user(&txn, Some(slug), &email, &format!("{display} ({name})"), role).await?);
         }
         // The last person has left the agency: inactive, never eligible.
-        let left = admin::deactivate_user(&txn, &staff[staff.len() - 1].email).await?;
-        let active: Vec<&user::Model> = staff.iter().filter(|u| u.id != left.id).collect();
+        let (admin_user, left) = match staff.as_slice() {
+            [first, .., last] => (first.id, admin::deactivate_user(&txn, &last.email).await?.id),
+            _ => bail!("demo partner {slug} needs an administrator and a leaver"),
+        };
+        let active: Vec<&user::Model> = staff.iter().filter(|u| u.id != left).collect();
 
         let mut rows = Vec::new();
         let mut assignments = Vec::new();
         let mut events = Vec::new();
         for i in 0..n_clients {
-            serial += 1;
-            let prefix = PREFIXES[(i * 7 + serial as usize) % PREFIXES.len()];
-            let (trade, trade_slug) = TRADES[(i * 5 + 3) % TRADES.len()];
-            let business_name = format!("{prefix} {trade}");
-            let base = format!("{}-{}", prefix.to_lowercase().replace(' ', ""), trade_slug);
-            let client_id = format!("{base}-{i:03}");
-            let first = FIRST[i % FIRST.len()];
-            let last = LAST[(i / 3) % LAST.len()];
-            let input = ProvisionInput {
-                client_id,
-                business_name,
-                web_domain: if i % 23 == 0 { format!("{}-bücher.de", base) } else { format!("{base}{i}.com") },
-                contact_name: format!("{first} {last}"),
-                business_email: format!("{}.{}@{base}{i}.com", first.to_lowercase(), i),
-                timezone: ZONES[i % ZONES.len()].to_owned(),
-                support_contact_required: i % 10 != 0,
-            };
+            let mut input = synthetic::profile(&mut rng, i as u64);
+            input.support_contact_required = i % 10 != 0;
+            if i % 23 == 0 {
+                input.web_domain = format!("{}-bücher.de", input.client_id);
+            }
             let status = ClientStatus::ALL[i % ClientStatus::ALL.len()];
             let created = crate::service::now() - chrono::Duration::hours((n_clients - i) as i64 * 7);
-            let row = row_for(org.id, &input, status, created).map_err(|e| anyhow!("demo row invalid: {e:?}"))?;
-            let client_uuid = row.id.clone().unwrap();
-            let event = |action: AuditAction, subject: Option<uuid::Uuid>, details: serde_json::Value| {
-                audit_event::ActiveModel {
-                    id: Set(uuid::Uuid::now_v7()),
+            let client_uuid = Uuid::now_v7();
+            rows.push(synthetic::client_row(client_uuid, org.id, &input, status, created)?);
+            let event =
+                |action: AuditAction, subject: Option<Uuid>, details: serde_json::Value| audit_event::ActiveModel {
+                    id: Set(Uuid::now_v7()),
                     partner_id: Set(org.id),
                     client_uuid: Set(Some(client_uuid)),
-                    actor_id: Set(Some(staff[0].id)),
+                    actor_id: Set(Some(admin_user)),
                     subject_user_id: Set(subject),
                     action: Set(action.as_str().to_owned()),
                     details: Set(details),
                     occurred_at: Set(created),
-                }
-            };
+                };
             // The same trail the API would have written.
             events.push(event(
                 AuditAction::ClientProvisioned,
@@ -197,35 +132,22 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
             // 1-3 assignees, the first of them the support contact.
             for k in 0..(1 + i % 3).min(active.len()) {
                 let u = active[(i + k) % active.len()];
-                assignments.push(client_assignment::ActiveModel {
-                    client_uuid: Set(client_uuid),
-                    user_id: Set(u.id),
-                    support_contact: Set(k == 0),
-                    assigned_by: Set(Some(staff[0].id)),
-                    assigned_at: Set(created),
-                });
+                assignments.push(synthetic::assignment(client_uuid, u.id, k == 0, admin_user, created));
                 events.push(event(
                     AuditAction::UserAssigned,
                     Some(u.id),
                     serde_json::json!({ "supportContact": k == 0 }),
                 ));
             }
-            rows.push(row);
         }
-        for chunk in rows.chunks(100) {
-            client::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
-        }
-        for chunk in assignments.chunks(100) {
-            client_assignment::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
-        }
-        for chunk in events.chunks(100) {
-            audit_event::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
-        }
+        synthetic::insert_all(&txn, &rows).await?;
+        synthetic::insert_all(&txn, &assignments).await?;
+        synthetic::insert_all(&txn, &events).await?;
     }
     for (email, name, role) in OUTSIDERS {
         admin::create_user(&txn, None, email, name, role).await?;
     }
-    recount(&txn).await.map_err(|e| anyhow!(e.detail()))?;
+    recount(&txn).await.context("counting the demo clients")?;
     txn.commit().await?;
     Ok(true)
 }

@@ -7,9 +7,10 @@
 //! Rows go in with multi-row INSERTs in one transaction per batch; the
 //! per-status counters are rebuilt at the end.
 
-use super::clients::{recount, row_for, ProvisionInput};
+use super::synthetic::{self, Rng};
 use crate::domain::ClientStatus;
-use anyhow::{anyhow, bail, Result};
+use crate::service::clients::recount;
+use anyhow::{bail, Context, Result};
 use entity::{client, client_assignment, partner, user};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, TransactionTrait};
 use uuid::Uuid;
@@ -23,101 +24,6 @@ const PARTNERS: u64 = 50;
 const USERS_PER_PARTNER: usize = 20;
 const BATCH: usize = 5000;
 
-const PREFIXES: &[&str] = &[
-    "Acme",
-    "Bright",
-    "Cedar",
-    "Summit",
-    "Harbor",
-    "Maple",
-    "Golden",
-    "Silver",
-    "Riverside",
-    "Oak",
-    "Pioneer",
-    "Lakeside",
-    "Northgate",
-    "Evergreen",
-    "Blue Sky",
-    "Redwood",
-    "Sunrise",
-    "Granite",
-    "Willow",
-    "Metro",
-    "Coastal",
-    "Prairie",
-    "Highland",
-    "Union",
-    "Liberty",
-    "Falcon",
-    "Horizon",
-    "Keystone",
-    "Meadow",
-    "Orchard",
-];
-const CITIES: &[&str] = &[
-    "Austin", "Boston", "Denver", "Portland", "Phoenix", "Atlanta", "Seattle", "Chicago", "Miami", "Dallas", "Tampa",
-    "Omaha", "Tulsa", "Fresno", "Mesa", "Reno", "Boise", "Albany", "Dayton", "Akron",
-];
-/// 30 trades; exactly one contains "dent".
-const TRADES: &[(&str, &str)] = &[
-    ("Dental", "dental"),
-    ("Plumbing", "plumbing"),
-    ("Law Group", "law"),
-    ("Veterinary", "vet"),
-    ("Auto Repair", "auto"),
-    ("Realty", "realty"),
-    ("Roofing", "roofing"),
-    ("Physiotherapy", "physio"),
-    ("Bakery", "bakery"),
-    ("HVAC", "hvac"),
-    ("Insurance", "insurance"),
-    ("Chiropractic", "chiro"),
-    ("Landscaping", "landscaping"),
-    ("Accounting", "accounting"),
-    ("Fitness", "fitness"),
-    ("Salon", "salon"),
-    ("Pest Control", "pest"),
-    ("Electric", "electric"),
-    ("Locksmith", "locksmith"),
-    ("Moving", "moving"),
-    ("Optometry", "optometry"),
-    ("Pharmacy", "pharmacy"),
-    ("Catering", "catering"),
-    ("Cleaning", "cleaning"),
-    ("Flooring", "flooring"),
-    ("Painting", "painting"),
-    ("Pool Service", "pools"),
-    ("Tutoring", "tutoring"),
-    ("Photography", "photo"),
-    ("Florist", "florist"),
-];
-const FIRST: &[&str] =
-    &["Maria", "James", "Aisha", "Chen", "Lukas", "Sofia", "Omar", "Priya", "Tom", "Elena", "Kenji", "Zoe"];
-const LAST: &[&str] =
-    &["Garcia", "Smith", "Khan", "Li", "Muller", "Rossi", "Haddad", "Patel", "Jones", "Novak", "Sato", "Dubois"];
-const ZONES: &[&str] =
-    &["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "Europe/London"];
-
-/// splitmix64: a tiny deterministic generator, so every run makes the same data.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn uuid(&mut self) -> Uuid {
-        uuid::Builder::from_random_bytes(((u128::from(self.next()) << 64) | u128::from(self.next())).to_be_bytes())
-            .into_uuid()
-    }
-}
-
 pub async fn seed(db: &DatabaseConnection, n_clients: u64) -> Result<Report> {
     if n_clients < PARTNERS * 2 {
         bail!("--clients must be at least {}", PARTNERS * 2);
@@ -125,8 +31,8 @@ pub async fn seed(db: &DatabaseConnection, n_clients: u64) -> Result<Report> {
     if partner::Entity::find().one(db).await?.is_some() {
         bail!("the database already has data: seed-bench needs an empty database");
     }
-    let mut rng = Rng(0x5eed);
-    let now = super::now();
+    let mut rng = Rng::new(0x5eed);
+    let now = crate::service::now();
     let mut partners = Vec::new();
     let mut users: Vec<Vec<Uuid>> = Vec::new();
     let txn = db.begin().await?;
@@ -151,7 +57,7 @@ pub async fn seed(db: &DatabaseConnection, n_clients: u64) -> Result<Report> {
                 id: Set(uid),
                 partner_id: Set(Some(id)),
                 email: Set(format!("user{u:02}@{slug}.example")),
-                display_name: Set(format!("{} {}", FIRST[u % FIRST.len()], LAST[(u + p as usize) % LAST.len()])),
+                display_name: Set(synthetic::person(u, u + p as usize)),
                 role: Set(if u < 2 { "partner_admin" } else { "partner_user" }.to_owned()),
                 active: Set(u != USERS_PER_PARTNER - 1),
                 created_at: Set(now),
@@ -160,55 +66,31 @@ pub async fn seed(db: &DatabaseConnection, n_clients: u64) -> Result<Report> {
         partners.push((id, slug));
         users.push(ids);
     }
-    for chunk in user_rows.chunks(BATCH / 10) {
-        user::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
-    }
+    synthetic::insert_all(&txn, &user_rows).await?;
     txn.commit().await?;
 
     let big = n_clients / 2;
-    let rest = n_clients - big;
     let mut clients = Vec::with_capacity(BATCH);
     let mut assignments = Vec::with_capacity(BATCH * 3);
     for i in 0..n_clients {
         let p = if i < big { 0 } else { 1 + ((i - big) % (PARTNERS - 1)) as usize };
         let seq = if i < big { i } else { (i - big) / (PARTNERS - 1) };
-        let _ = rest;
-        let prefix = PREFIXES[rng.below(PREFIXES.len())];
-        let city = CITIES[rng.below(CITIES.len())];
-        let (trade, trade_slug) = TRADES[rng.below(TRADES.len())];
-        let first = FIRST[rng.below(FIRST.len())];
-        let last = LAST[rng.below(LAST.len())];
-        let slug_prefix = prefix.to_lowercase().replace(' ', "");
-        let input = ProvisionInput {
-            client_id: format!("{slug_prefix}-{trade_slug}-{seq}"),
-            business_name: format!("{prefix} {trade} of {city}"),
-            web_domain: format!("{slug_prefix}{trade_slug}{seq}.example.com"),
-            contact_name: format!("{first} {last}"),
-            business_email: format!(
-                "{}.{}@{slug_prefix}{trade_slug}{seq}.example.com",
-                first.to_lowercase(),
-                last.to_lowercase()
-            ),
-            timezone: ZONES[rng.below(ZONES.len())].to_owned(),
-            support_contact_required: rng.below(10) != 0,
-        };
+        let input = synthetic::profile(&mut rng, seq);
         let status = ClientStatus::ALL[rng.below(ClientStatus::ALL.len())];
         let created = now - chrono::Duration::seconds((n_clients - i) as i64);
-        let mut row =
-            row_for(partners[p].0, &input, status, created).map_err(|e| anyhow!("bench row invalid: {e:?}"))?;
         let cid = rng.uuid();
-        row.id = Set(cid);
+        let row = synthetic::client_row(cid, partners[p].0, &input, status, created)?;
         let team = &users[p];
         let k = 1 + rng.below(4);
         let start = rng.below(team.len() - 1);
         for j in 0..k {
-            assignments.push(client_assignment::ActiveModel {
-                client_uuid: Set(cid),
-                user_id: Set(team[(start + j) % (team.len() - 1)]),
-                support_contact: Set(j == 0),
-                assigned_by: Set(Some(team[0])),
-                assigned_at: Set(created),
-            });
+            assignments.push(synthetic::assignment(
+                cid,
+                team[(start + j) % (team.len() - 1)],
+                j == 0,
+                team[0],
+                created,
+            ));
         }
         clients.push(row);
         if clients.len() == BATCH {
@@ -216,7 +98,7 @@ pub async fn seed(db: &DatabaseConnection, n_clients: u64) -> Result<Report> {
         }
     }
     flush(db, &mut clients, &mut assignments).await?;
-    recount(db).await.map_err(|e| anyhow!(e.detail()))?;
+    recount(db).await.context("rebuilding the per-status client counters")?;
     if db.get_database_backend() == sea_orm::DbBackend::Postgres {
         db.execute_unprepared("ANALYZE").await?;
     }
@@ -235,14 +117,9 @@ async fn flush(
     if db.get_database_backend() == sea_orm::DbBackend::Postgres {
         return copy_postgres(db, clients, assignments).await;
     }
-    // SQLite binds at most 32,766 parameters per statement.
     let txn = db.begin().await?;
-    for chunk in clients.chunks(1000) {
-        client::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
-    }
-    for chunk in assignments.chunks(2000) {
-        client_assignment::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
-    }
+    synthetic::insert_all(&txn, &clients).await?;
+    synthetic::insert_all(&txn, &assignments).await?;
     txn.commit().await?;
     Ok(())
 }

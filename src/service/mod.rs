@@ -4,14 +4,11 @@
 //! event on the same transaction, and commits. Refusals a form can fix come
 //! back as [`UserError`]s with nothing written. No SQL is built here.
 
-pub mod admin;
 pub mod assignments;
 pub mod audit;
 pub mod clients;
 pub mod count_cache;
-pub mod demo;
 pub mod provision;
-pub mod seed_bench;
 pub mod users;
 
 /// Codes of [`UserError`] (DESIGN.md §4): one type with the schema's enum.

@@ -28,7 +28,7 @@ async fn team(app: &TestApp) -> Team {
     let bo = app.member_of(&alpha, "bo").await;
     let cy = app.admin_of(&alpha, "cy").await;
     let gone = app.member_of(&alpha, "gone").await;
-    partner_clients::service::admin::deactivate_user(&app.db, &gone.email).await.unwrap();
+    partner_clients::ops::admin::deactivate_user(&app.db, &gone.email).await.unwrap();
     let other = app.member_of(&beta, "other").await;
     let other_admin = app.admin_of(&beta, "otto").await;
     let customer = app.user(None, "cust", "customer_user").await;

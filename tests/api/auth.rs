@@ -99,7 +99,7 @@ async fn refused_accounts_are_forbidden_before_any_resolver(app: TestApp) {
     let customer_user = app.user(None, "custu", "customer_user").await;
     let staff = app.user(None, "staff", "aidial_staff").await;
     let ghost = app.member_of(&p, "ghost").await;
-    partner_clients::service::admin::deactivate_user(&app.db, &ghost.email).await.unwrap();
+    partner_clients::ops::admin::deactivate_user(&app.db, &ghost.email).await.unwrap();
 
     for (who, u) in [
         ("customer_admin", &customer),
@@ -130,7 +130,7 @@ async fn principal_comes_from_the_database_not_the_token(app: TestApp) {
     assert_eq!(d.ok()["viewer"]["role"], "PARTNER_USER");
     assert_eq!(d.ok()["viewer"]["permissions"]["canViewContactDetails"], false);
     // Deactivation takes effect on the next request, with the same token.
-    partner_clients::service::admin::deactivate_user(&app.db, &member.email).await.unwrap();
+    partner_clients::ops::admin::deactivate_user(&app.db, &member.email).await.unwrap();
     assert_eq!(app.gql(&token, VIEWER, json!({})).await.codes(), vec!["FORBIDDEN"]);
 }
 

@@ -3,7 +3,7 @@
 
 use crate::db_tests;
 use crate::helpers::{client_input, TestApp, UserFx};
-use partner_clients::service::admin::set_client_status;
+use partner_clients::ops::admin::set_client_status;
 use serde_json::{json, Value};
 
 /// Costs 9 per item: a page of 100 fits the default complexity budget.

@@ -8,7 +8,7 @@ use partner_clients::config::{DbArgs, JwtArgs, Limits, Secret};
 use partner_clients::graphql::AppSchemaBuilder;
 use partner_clients::http::{app, AppConfig, AppState};
 use partner_clients::metrics::Metrics;
-use partner_clients::service::admin;
+use partner_clients::ops::admin;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{json, Value};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 
 use crate::db_tests;
 use crate::helpers::{client_input, TestApp, UserFx};
-use partner_clients::service::admin;
+use partner_clients::ops::admin;
 use serde_json::{json, Value};
 
 const PROVISION: &str = "mutation($i: ProvisionClientInput!) {
@@ -245,9 +245,9 @@ async fn audit_trail(app: TestApp) {
     let ada = app.admin_of(&p, "ada").await;
     let ben = app.member_of(&p, "ben").await;
     app.provision(&ada, "acme", "Acme").await;
-    partner_clients::service::admin::set_client_status(&app.db, "alpha", "acme", "ONBOARDING").await.unwrap();
+    partner_clients::ops::admin::set_client_status(&app.db, "alpha", "acme", "ONBOARDING").await.unwrap();
     // Setting the same status again is a no-op: no event.
-    partner_clients::service::admin::set_client_status(&app.db, "alpha", "acme", "ONBOARDING").await.unwrap();
+    partner_clients::ops::admin::set_client_status(&app.db, "alpha", "acme", "ONBOARDING").await.unwrap();
     app.assign(&ada, "acme", &[&ben], true).await;
     let r = app.gql(&ada.token, AUDIT, json!({ "c": "acme" })).await;
     let events = r.ok()["client"]["auditEvents"].clone();
