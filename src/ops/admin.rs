@@ -3,7 +3,7 @@
 
 use crate::db::begin_write;
 use crate::domain::{AuditAction, BusinessEmail, ClientId, ClientStatus, PlainText, Role};
-use crate::service::clients::{bump_count, bump_version};
+use crate::repo::counts::{bump as bump_count, bump_version};
 use crate::service::{audit, now};
 use anyhow::{anyhow, bail, Context, Result};
 use entity::{client, partner, user};

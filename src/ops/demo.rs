@@ -12,7 +12,7 @@
 use super::admin;
 use super::synthetic::{self, Rng};
 use crate::domain::{AuditAction, ClientStatus};
-use crate::service::clients::recount;
+use crate::repo::counts::recount;
 use anyhow::{bail, Context, Result};
 use entity::{audit_event, partner, user};
 use sea_orm::{

@@ -9,7 +9,7 @@
 
 use super::synthetic::{self, Rng};
 use crate::domain::ClientStatus;
-use crate::service::clients::recount;
+use crate::repo::counts::recount;
 use anyhow::{bail, Context, Result};
 use entity::{client, client_assignment, partner, user};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, TransactionTrait};

@@ -4,7 +4,7 @@
 //! same data on every run.
 
 use crate::domain::ClientStatus;
-use crate::service::clients::{row_for, ProvisionInput};
+use crate::service::provision::{row_for, ProvisionInput};
 use anyhow::{anyhow, Result};
 use entity::{client, client_assignment};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, Iterable};

@@ -8,9 +8,6 @@ use crate::page::{Page, PageArgs, PageRequest};
 use crate::policy::Principal;
 use crate::repo;
 pub use crate::repo::clients::{Filter, Order};
-// Operator tooling still imports these from here; they move with it (src/ops).
-pub use super::provision::{row_for, ProvisionInput};
-pub use crate::repo::counts::{bump as bump_count, bump_version, recount};
 use entity::client;
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
