@@ -218,15 +218,30 @@ mod process {
         fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
             if let Some(v) = cpu_seconds() {
                 let m = ConstCounter::new(v);
-                m.encode(encoder.encode_descriptor("process_cpu_seconds", "User and system CPU time", None, m.metric_type())?)?;
+                m.encode(encoder.encode_descriptor(
+                    "process_cpu_seconds",
+                    "User and system CPU time",
+                    None,
+                    m.metric_type(),
+                )?)?;
             }
             if let Some(v) = resident_bytes() {
                 let m = ConstGauge::new(v);
-                m.encode(encoder.encode_descriptor("process_resident_memory_bytes", "Resident set size", None, m.metric_type())?)?;
+                m.encode(encoder.encode_descriptor(
+                    "process_resident_memory_bytes",
+                    "Resident set size",
+                    None,
+                    m.metric_type(),
+                )?)?;
             }
             if let Some(v) = open_fds() {
                 let m = ConstGauge::new(v);
-                m.encode(encoder.encode_descriptor("process_open_fds", "Open file descriptors", None, m.metric_type())?)?;
+                m.encode(encoder.encode_descriptor(
+                    "process_open_fds",
+                    "Open file descriptors",
+                    None,
+                    m.metric_type(),
+                )?)?;
             }
             Ok(())
         }

@@ -28,7 +28,9 @@ pub fn known() -> &'static HashSet<String> {
         DOCUMENTS
             .iter()
             .filter_map(|d| async_graphql::parser::parse_query(d).ok())
-            .flat_map(|doc| doc.operations.iter().filter_map(|(name, _)| name.map(|n| n.to_string())).collect::<Vec<_>>())
+            .flat_map(|doc| {
+                doc.operations.iter().filter_map(|(name, _)| name.map(|n| n.to_string())).collect::<Vec<_>>()
+            })
             .collect()
     })
 }

@@ -48,8 +48,8 @@ pub fn reply(status: StatusCode, body: Payload<'_>, media: Media) -> Response {
         Payload::Executed(resp) => serde_json::to_vec(resp),
         Payload::RequestError(errors) => serde_json::to_vec(&serde_json::json!({ "errors": errors })),
     };
-    let json =
-        json.unwrap_or_else(|_| br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_vec());
+    let json = json
+        .unwrap_or_else(|_| br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_vec());
     (status, [(header::CONTENT_TYPE, media.content_type())], json).into_response()
 }
 
@@ -60,7 +60,13 @@ pub fn refuse(status: StatusCode, code: Code, message: &str, media: Media) -> Re
 }
 
 /// A transport refusal: counted by reason, logged, answered.
-fn refuse_transport(state: &AppState, reason: &'static str, status: StatusCode, message: &str, media: Media) -> Response {
+fn refuse_transport(
+    state: &AppState,
+    reason: &'static str,
+    status: StatusCode,
+    message: &str,
+    media: Media,
+) -> Response {
     state.metrics.transport_refused(reason);
     tracing::info!(reason, status = status.as_u16(), "request refused by the transport");
     refuse(status, Code::BadUserInput, message, media)
@@ -147,8 +153,13 @@ pub async fn graphql_get(
 
 /// A mutation sent with GET: 405 with `Allow: POST`.
 pub fn mutation_over_get(state: &AppState, media: Media) -> Response {
-    let mut resp =
-        refuse_transport(state, "mutation_over_get", StatusCode::METHOD_NOT_ALLOWED, "mutations must be sent with POST", media);
+    let mut resp = refuse_transport(
+        state,
+        "mutation_over_get",
+        StatusCode::METHOD_NOT_ALLOWED,
+        "mutations must be sent with POST",
+        media,
+    );
     resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
     resp
 }

@@ -137,9 +137,10 @@ async fn metric_labels_hold_no_client_text(app: TestApp) {
         .unwrap();
     assert_eq!(r.status().as_u16(), 415);
     let text = metrics_text(&app).await;
-    for needle in
-        ["partner_clients_transport_refusals_total{reason=\"batch\"} 1", "partner_clients_transport_refusals_total{reason=\"not_json\"} 1"]
-    {
+    for needle in [
+        "partner_clients_transport_refusals_total{reason=\"batch\"} 1",
+        "partner_clients_transport_refusals_total{reason=\"not_json\"} 1",
+    ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
 }
@@ -217,7 +218,10 @@ async fn request_errors_have_no_data_entry(app: TestApp) {
     no_data("parse", &app.gql(t, "{ viewer { role }", json!({})).await.body);
     no_data("validation", &app.gql(t, "{ viewer { rol } }", json!({})).await.body);
     no_data("limit", &app.gql(t, &fragment_bomb(12), json!({})).await.body);
-    no_data("operation name", &app.post_json(Some(t), &json!({ "query": "query A { viewer { role } }", "operationName": "B" })).await.body);
+    no_data(
+        "operation name",
+        &app.post_json(Some(t), &json!({ "query": "query A { viewer { role } }", "operationName": "B" })).await.body,
+    );
     no_data("401", &app.post_json(None, &json!({ "query": "{ viewer { role } }" })).await.body);
     let raw = |ct: &'static str, body: Vec<u8>| {
         app.http.post(app.url("/graphql")).bearer_auth(t).header("content-type", ct).body(body).send()
@@ -225,7 +229,8 @@ async fn request_errors_have_no_data_entry(app: TestApp) {
     let r = raw("text/plain", b"{}".to_vec()).await.unwrap();
     assert_eq!(r.status().as_u16(), 415);
     no_data("415", &r.json().await.unwrap());
-    let big = serde_json::to_vec(&json!({ "query": "{ viewer { role } }", "variables": { "x": "y".repeat(70_000) } })).unwrap();
+    let big = serde_json::to_vec(&json!({ "query": "{ viewer { role } }", "variables": { "x": "y".repeat(70_000) } }))
+        .unwrap();
     let r = raw("application/json", big).await.unwrap();
     assert_eq!(r.status().as_u16(), 413);
     no_data("413", &r.json().await.unwrap());
@@ -233,7 +238,10 @@ async fn request_errors_have_no_data_entry(app: TestApp) {
         .http
         .get(app.url("/graphql"))
         .bearer_auth(t)
-        .query(&[("query", "mutation { unassignPartnerUser(input: {clientId: \"x\", userId: \"y\"}) { userErrors { code } } }")])
+        .query(&[(
+            "query",
+            "mutation { unassignPartnerUser(input: {clientId: \"x\", userId: \"y\"}) { userErrors { code } } }",
+        )])
         .send()
         .await
         .unwrap();
