@@ -107,6 +107,12 @@ pub async fn count_matching(db: &impl ConnectionTrait, p: &Principal, filter: &F
     Ok(filtered(p, filter).count(db).await?)
 }
 
+/// How many of the principal's clients match, counting at most `limit`
+/// rows: the cost is bounded by the limit, whatever the partner's size.
+pub async fn count_matching_upto(db: &impl ConnectionTrait, p: &Principal, filter: &Filter, limit: u64) -> Result<u64> {
+    Ok(filtered(p, filter).select_only().column(client::Column::Id).limit(limit).count(db).await?)
+}
+
 /// The principal's client with this clientId, as a query; `None` for a
 /// malformed id, which cannot exist and so answers exactly as an absent one.
 fn by_client_id(p: &Principal, client_id: &str) -> Option<Select<client::Entity>> {

@@ -40,6 +40,7 @@ pub async fn count(db: &impl ConnectionTrait, p: &Principal, filter: &Filter, ca
         viewer: (!p.sees_whole_partner()).then_some(p.user_id),
         statuses: filter.statuses.clone(),
         search: filter.search.as_ref().map(|s| s.as_str().to_owned()),
+        limit: None,
     };
     if let Some(n) = cache.get(&key) {
         return Ok(n);
@@ -47,6 +48,59 @@ pub async fn count(db: &impl ConnectionTrait, p: &Principal, filter: &Filter, ca
     let n = repo::clients::count_matching(db, p, filter).await?;
     cache.put(key, n);
     Ok(n)
+}
+
+/// A count that stops at a limit (DESIGN §11).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct BoundedCount {
+    pub count: u64,
+    /// `false`: at least `count` match (the limit was reached).
+    pub exact: bool,
+}
+
+/// The bounds of `count(limit:)`.
+pub const COUNT_LIMIT_RANGE: std::ops::RangeInclusive<u64> = 1..=10_000;
+
+/// How many clients match, counting at most `limit` (1 to 10,000): exact
+/// when fewer match, else `limit` and not exact. Its cost is bounded by the
+/// limit: where the partner's counters answer (whole partner, no search)
+/// they are used; otherwise at most `limit` rows are visited. Cached like
+/// [`count`].
+pub async fn count_upto(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    filter: &Filter,
+    limit: u64,
+    cache: &CountCache,
+) -> Result<BoundedCount> {
+    if !COUNT_LIMIT_RANGE.contains(&limit) {
+        return Err(AppError::BadUserInput(format!(
+            "`limit` must be between {} and {}",
+            COUNT_LIMIT_RANGE.start(),
+            COUNT_LIMIT_RANGE.end()
+        )));
+    }
+    let n = if filter.search.is_none() && p.sees_whole_partner() {
+        repo::counts::sum(db, p.partner_id, &filter.statuses).await?.min(limit)
+    } else {
+        let key = CountKey {
+            partner: p.partner_id,
+            version: repo::counts::version(db, p.partner_id).await?,
+            viewer: (!p.sees_whole_partner()).then_some(p.user_id),
+            statuses: filter.statuses.clone(),
+            search: filter.search.as_ref().map(|s| s.as_str().to_owned()),
+            limit: Some(limit),
+        };
+        match cache.get(&key) {
+            Some(n) => n,
+            None => {
+                let n = repo::clients::count_matching_upto(db, p, filter, limit).await?;
+                cache.put(key, n);
+                n
+            }
+        }
+    };
+    Ok(BoundedCount { count: n, exact: n < limit })
 }
 
 pub async fn find(db: &impl ConnectionTrait, p: &Principal, client_id: &str) -> Result<Option<client::Model>> {

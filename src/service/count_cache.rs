@@ -22,6 +22,8 @@ pub struct CountKey {
     pub viewer: Option<Uuid>,
     pub statuses: Vec<ClientStatus>,
     pub search: Option<String>,
+    /// `None`: an exact count; else counted up to this limit.
+    pub limit: Option<u64>,
 }
 
 impl CountCache {

@@ -1,7 +1,7 @@
 //! Clients, their assignments, and the client list's filter and order.
 
 use super::{load_user, page_args, parse_stored, search_term};
-use super::{AuditEventConnection, Count, PartnerUser, PartnerUserConnection};
+use super::{AuditEventConnection, Counter, PartnerUser, PartnerUserConnection};
 use crate::domain::{ClientStatus, OrderField};
 use crate::error::AppError;
 use crate::graphql::context::{env, loaders, principal};
@@ -89,7 +89,7 @@ impl Client {
             let args = page_args(first, after);
             let page =
                 users::list_eligible(&env.db, p, self.row.id, search.as_ref(), &args, env.limits.max_page_size).await?;
-            let count = Count::Eligible { client_uuid: self.row.id, search };
+            let count = Counter::Eligible { client_uuid: self.row.id, search };
             Ok(Some(PartnerUserConnection::new(page, count)?))
         };
         nullable(ctx, run.await)
@@ -106,7 +106,7 @@ impl Client {
             let (env, p) = (env(ctx)?, principal(ctx)?);
             let args = page_args(first, after);
             let page = audit::list_for_client(&env.db, p, self.row.id, &args, env.limits.max_page_size).await?;
-            Ok(Some(AuditEventConnection::new(page, Count::Audit { client_uuid: self.row.id })?))
+            Ok(Some(AuditEventConnection::new(page, Counter::Audit { client_uuid: self.row.id })?))
         };
         nullable(ctx, run.await)
     }

@@ -18,31 +18,64 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
+/// How far a bounded count got.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CountPrecision {
+    /// Every match was counted.
+    Exact,
+    /// The count stopped at the limit: at least this many match (show "1,000+").
+    AtLeast,
+}
+
+/// A count that stops at a limit, so its cost is bounded whatever the
+/// partner's size.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Count {
+    /// Matches counted: the exact number, or the limit when `precision` is `AT_LEAST`.
+    pub count: i64,
+    /// `EXACT` when fewer than the limit matched, else `AT_LEAST`.
+    pub precision: CountPrecision,
+}
+
 /// What `totalCount` counts, run only when the field is selected.
-pub enum Count {
+pub enum Counter {
     Clients(clients::Filter),
     Eligible { client_uuid: Uuid, search: Option<SearchTerm> },
     Audit { client_uuid: Uuid },
 }
 
-impl Count {
+impl Counter {
     async fn run(&self, ctx: &Context<'_>) -> Result<i64> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let n = match self {
-            Count::Clients(f) => clients::count(&env.db, p, f, &env.counts).await?,
-            Count::Eligible { client_uuid, search } => {
+            Counter::Clients(f) => clients::count(&env.db, p, f, &env.counts).await?,
+            Counter::Eligible { client_uuid, search } => {
                 users::count_eligible(&env.db, p, *client_uuid, search.as_ref()).await?
             }
-            Count::Audit { client_uuid } => audit::count_for_client(&env.db, p, *client_uuid).await?,
+            Counter::Audit { client_uuid } => audit::count_for_client(&env.db, p, *client_uuid).await?,
         };
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+
+    /// `count(limit:)`: clients only (the other lists are small).
+    async fn run_bounded(&self, ctx: &Context<'_>, limit: i32) -> Result<Count> {
+        let (env, p) = (env(ctx)?, principal(ctx)?);
+        let Counter::Clients(f) = self else {
+            return Err(AppError::internal(anyhow::anyhow!("a bounded count of something other than clients")).into());
+        };
+        let limit = u64::try_from(limit).unwrap_or(0);
+        let c = clients::count_upto(&env.db, p, f, limit, &env.counts).await?;
+        Ok(Count {
+            count: i64::try_from(c.count).unwrap_or(i64::MAX),
+            precision: if c.exact { CountPrecision::Exact } else { CountPrecision::AtLeast },
+        })
     }
 }
 
 /// A connection of `$node`s built from a page of `$row`s, each row wrapped
 /// (and its stored enums parsed) once by `$node::new`.
 macro_rules! connection {
-    ($conn:ident, $edge:ident, $node:ident, $row:ty) => {
+    ($conn:ident, $edge:ident, $node:ident, $row:ty $(, $bounded:ident)?) => {
         #[derive(SimpleObject)]
         pub struct $edge {
             pub cursor: String,
@@ -52,11 +85,11 @@ macro_rules! connection {
         pub struct $conn {
             edges: Vec<$edge>,
             page_info: PageInfo,
-            count: Count,
+            count: Counter,
         }
 
         impl $conn {
-            pub fn new(page: Page<$row>, count: Count) -> Result<Self, AppError> {
+            pub fn new(page: Page<$row>, count: Counter) -> Result<Self, AppError> {
                 let edges = page
                     .edges
                     .into_iter()
@@ -87,10 +120,19 @@ macro_rules! connection {
             async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
                 self.count.run(ctx).await
             }
+            $(
+            /// Matching items counted up to `limit` (1 to 10,000; default 1,000):
+            /// `EXACT` when fewer matched, else `count` = `limit` and `AT_LEAST`.
+            /// Its cost is bounded by the limit, whatever the partner's size: the list
+            /// page's own operation uses it. A `limit` outside 1–10,000 is `BAD_USER_INPUT`.
+            async fn count(&self, ctx: &Context<'_>, #[graphql(default = 1000)] limit: Option<i32>) -> Result<Count> {
+                self.count.$bounded(ctx, limit.unwrap_or(1000)).await
+            }
+            )?
         }
     };
 }
 
-connection!(ClientConnection, ClientEdge, Client, client::Model);
+connection!(ClientConnection, ClientEdge, Client, client::Model, run_bounded);
 connection!(PartnerUserConnection, PartnerUserEdge, PartnerUser, user::Model);
 connection!(AuditEventConnection, AuditEventEdge, AuditEvent, audit_event::Model);

@@ -22,7 +22,7 @@ mod user;
 pub use audit::AuditEvent;
 pub use client::{Client, ClientAssignment, ClientFilter, ClientOrder, OrderDirection};
 pub use connection::{
-    AuditEventConnection, AuditEventEdge, ClientConnection, ClientEdge, Count, PageInfo, PartnerUserConnection,
+    AuditEventConnection, AuditEventEdge, ClientConnection, ClientEdge, Count, CountPrecision, Counter, PageInfo, PartnerUserConnection,
     PartnerUserEdge,
 };
 pub use payloads::{
