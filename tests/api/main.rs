@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod cli;
 mod clients;
+mod counting;
 mod hardening;
 mod hostile;
 mod ops;
