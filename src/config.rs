@@ -50,6 +50,11 @@ pub struct DbArgs {
     /// How long to wait for a pooled connection (or a new one), in seconds.
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 3)]
     pub db_acquire_timeout_secs: u64,
+    /// PostgreSQL: the least-privilege role `migrate` creates and every
+    /// pooled connection of `serve` runs as (DESIGN §8); default
+    /// `partner_clients_app`. The `DATABASE_URL` user must be a member of it.
+    #[arg(long, env = "DB_APP_ROLE")]
+    pub db_app_role: Option<String>,
 }
 
 impl DbArgs {
@@ -59,6 +64,7 @@ impl DbArgs {
             db_max_connections: 10,
             db_statement_timeout_secs: 5,
             db_acquire_timeout_secs: 3,
+            db_app_role: None,
         }
     }
 }

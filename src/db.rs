@@ -1,4 +1,4 @@
-//! Connecting to SQLite or PostgreSQL, and starting write transactions.
+//! Connecting to SQLite or PostgreSQL, and starting transactions.
 //!
 //! SQLite runs in WAL mode with several pooled connections (sea-orm's default
 //! of one connection would make every request wait behind any open
@@ -6,18 +6,86 @@
 //! racing writer waits for the lock at BEGIN instead of failing later with
 //! "database is locked". On PostgreSQL, writers lock the rows they check
 //! (`SELECT ... FOR UPDATE`) inside READ COMMITTED transactions.
+//!
+//! Two kinds of pool (DESIGN §8). [`connect`] keeps the rights of the
+//! `DATABASE_URL` user, the tables' owner: `migrate`, `admin`, `seed-bench`
+//! and demo seeding. [`connect_as_app`] is `serve`'s: on PostgreSQL every
+//! connection runs as the least-privilege role (`DB_APP_ROLE`, default
+//! `partner_clients_app`) under forced row-level security, and sees tenant
+//! rows only inside a [`begin_tenant`] transaction.
 
 use crate::config::DbArgs;
+use crate::domain::Role;
 use crate::metrics::Metrics;
+use crate::policy::{PartnerRole, Principal};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A pool with the owner's rights (the `DATABASE_URL` user's own).
 pub async fn connect(args: &DbArgs, metrics: Option<Arc<Metrics>>) -> Result<DatabaseConnection, DbErr> {
+    let mut startup = Vec::new();
+    if let Some(role) = args.db_app_role.as_ref().filter(|_| is_postgres(args)) {
+        // `migrate` reads the role to create from here: a `--db-app-role`
+        // flag never reaches the environment variable the migration reads.
+        startup.push((migration::APP_ROLE_SETTING, checked_role(role)?));
+    }
+    let db = pool(args, startup).await?;
+    Ok(with_metrics(db, metrics))
+}
+
+/// `serve`'s pool. On PostgreSQL every connection is opened with the startup
+/// parameter `role` = [`app_role`] (a `SET ROLE` before the first query, and
+/// what `RESET ROLE` returns to), and is refused unless that role is what the
+/// session runs as and it cannot bypass row-level security. SQLite: the same
+/// as [`connect`] (it has no roles; the application's scopes are its wall).
+pub async fn connect_as_app(args: &DbArgs, metrics: Option<Arc<Metrics>>) -> Result<DatabaseConnection, DbErr> {
+    if !is_postgres(args) {
+        return connect(args, metrics).await;
+    }
+    let role = app_role(args)?;
+    let db = pool(args, vec![("role", role.clone())]).await?;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_user::text AS name, rolsuper OR rolbypassrls AS bypass \
+             FROM pg_roles WHERE rolname = current_user",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("the session's role is not in pg_roles".into()))?;
+    let (name, bypass): (String, bool) = (row.try_get("", "name")?, row.try_get("", "bypass")?);
+    if name != role || bypass {
+        return Err(DbErr::Custom(format!(
+            "serve must run as {role}, a role held to row-level security; the session runs as {name} (bypasses: {bypass})"
+        )));
+    }
+    Ok(with_metrics(db, metrics))
+}
+
+fn is_postgres(args: &DbArgs) -> bool {
+    args.database_url.starts_with("postgres")
+}
+
+/// The role `serve` runs as: `DB_APP_ROLE`, else `partner_clients_app`.
+pub fn app_role(args: &DbArgs) -> Result<String, DbErr> {
+    checked_role(args.db_app_role.as_deref().unwrap_or(migration::DEFAULT_APP_ROLE))
+}
+
+fn checked_role(role: &str) -> Result<String, DbErr> {
+    if migration::valid_role_name(role) {
+        Ok(role.to_owned())
+    } else {
+        Err(DbErr::Custom(format!("DB_APP_ROLE {role:?} is not a plain role name (lower-case letters, digits, _)")))
+    }
+}
+
+/// The pool; `startup` are PostgreSQL run-time parameters every connection
+/// is opened with.
+async fn pool(args: &DbArgs, startup: Vec<(&'static str, String)>) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(args.database_url.clone());
     opts.max_connections(args.db_max_connections.max(1))
         .min_connections(0)
@@ -34,7 +102,14 @@ pub async fn connect(args: &DbArgs, metrics: Option<Arc<Metrics>>) -> Result<Dat
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
-    let mut db = Database::connect(opts).await?;
+    if !startup.is_empty() {
+        // Appended to the `statement_timeout` sea-orm already put there.
+        opts.map_sqlx_postgres_opts(move |o| o.options(startup.iter().map(|(k, v)| (*k, v.as_str()))));
+    }
+    Database::connect(opts).await
+}
+
+fn with_metrics(mut db: DatabaseConnection, metrics: Option<Arc<Metrics>>) -> DatabaseConnection {
     if let Some(metrics) = metrics {
         db.set_metric_callback(move |info| {
             metrics.db_statements.inc();
@@ -42,7 +117,36 @@ pub async fn connect(args: &DbArgs, metrics: Option<Arc<Metrics>>) -> Result<Dat
             tracing::trace!(target: "partner_clients::sql", elapsed_us = info.elapsed.as_micros() as u64, failed = info.failed, "{}", info.statement.sql);
         });
     }
-    Ok(db)
+    db
+}
+
+/// Begin a transaction for one request of `principal` (`write`: one that
+/// will write; see [`begin_write`]). On PostgreSQL its first statement sets
+/// `app.partner_id`, `app.user_id` and `app.role`, the settings the
+/// row-level security policies read, transaction-locally: they end with the
+/// transaction however it ends (commit, rollback, an error, a dropped
+/// future), so a pooled connection never carries one request's tenant into
+/// another's.
+pub async fn begin_tenant(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    write: bool,
+) -> Result<DatabaseTransaction, DbErr> {
+    let txn = if write { begin_write(db).await? } else { db.begin().await? };
+    if db.get_database_backend() == DbBackend::Postgres {
+        let role = match principal.role {
+            PartnerRole::PartnerAdmin => Role::PartnerAdmin,
+            PartnerRole::PartnerUser => Role::PartnerUser,
+        };
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT set_config('app.partner_id', $1, true), set_config('app.user_id', $2, true), \
+             set_config('app.role', $3, true)",
+            [principal.partner_id.to_string().into(), principal.user_id.to_string().into(), role.as_str().into()],
+        ))
+        .await?;
+    }
+    Ok(txn)
 }
 
 /// Begin a transaction that will write. On SQLite it takes the write lock at

@@ -8,6 +8,9 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_init;
 mod m20261128_000002_search_indexes;
 mod m20261201_000001_audit_event_uuid;
+mod m20261205_000001_row_level_security;
+
+pub use m20261205_000001_row_level_security::{valid_role_name, APP_ROLE_SETTING, DEFAULT_APP_ROLE};
 
 pub struct Migrator;
 
@@ -18,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_init::Migration),
             Box::new(m20261128_000002_search_indexes::Migration),
             Box::new(m20261201_000001_audit_event_uuid::Migration),
+            Box::new(m20261205_000001_row_level_security::Migration),
         ]
     }
 }

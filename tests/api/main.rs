@@ -13,4 +13,5 @@ mod hardening;
 mod hostile;
 mod ops;
 mod provisioning;
+mod rls;
 mod schema;
