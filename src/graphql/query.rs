@@ -61,7 +61,7 @@ impl Query {
         let args = PageArgs { first, after, last, before };
         let page = clients::list(&env.db, p, &filter, order, &args, env.limits.max_page_size).await?;
         super::context::prime_assignments(ctx, &page).await?;
-        Ok(ClientConnection::new(page, Count::Clients(filter))?)
+        Ok(ClientConnection::new(page, Counter::Clients(filter))?)
     }
 
     /// One client by its clientId: `null` and NOT_FOUND when it does not
