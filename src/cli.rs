@@ -206,6 +206,17 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // Before anything slow: a signal from here on drains instead of killing.
     let signals = Signals::new()?;
     let grace = Duration::from_secs(args.shutdown_grace_secs);
+    // The owner's work first, on a connection of its own: migrations, and the
+    // demo's check and seed. The server itself runs on the least-privilege pool.
+    let owner = if args.skip_migrations && !args.demo {
+        None
+    } else {
+        let owner = crate::db::connect(&args.db, None)
+            .await
+            .with_context(|| format!("cannot connect to {}", redact_url(&args.db.database_url)))?;
+        <migration::Migrator as migration::MigratorTrait>::up(&owner, None).await.context("migration failed")?;
+        Some(owner)
+    };
     let state = AppState::from_args(&args).await?;
     if let Some(bind) = &args.metrics_bind {
         // An internal listener for `/metrics` alone; it ends with the process.
@@ -219,15 +230,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
             }
         });
     }
-    if args.demo {
-        demo::refuse_foreign_accounts(&state.db).await?;
-        let seeded = demo::seed(&state.db).await?;
+    if let (true, Some(owner)) = (args.demo, &owner) {
+        demo::refuse_foreign_accounts(owner).await?;
+        let seeded = demo::seed(owner).await?;
         let listener =
             tokio::net::TcpListener::bind(&args.bind).await.with_context(|| format!("cannot bind {}", args.bind))?;
         let addr = listener.local_addr()?;
-        print_demo_banner(&state, addr, seeded).await?;
+        print_demo_banner(owner, &state, addr, seeded).await?;
         return run_server(listener, state, signals, grace).await;
     }
+    drop(owner);
     let listener =
         tokio::net::TcpListener::bind(&args.bind).await.with_context(|| format!("cannot bind {}", args.bind))?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
@@ -338,14 +350,19 @@ async fn run_server(
     }
 }
 
-async fn print_demo_banner(state: &AppState, addr: std::net::SocketAddr, seeded: bool) -> Result<()> {
+async fn print_demo_banner(
+    owner: &sea_orm::DatabaseConnection,
+    state: &AppState,
+    addr: std::net::SocketAddr,
+    seeded: bool,
+) -> Result<()> {
     println!();
     println!("partner-clients demo on http://{addr}/graphql");
     println!("{}", if seeded { "Seeded demo data." } else { "Demo data already present; nothing added." });
     println!("Open the URL in a browser, then paste one of these into GraphiQL's Headers tab:");
     println!();
     for acct in demo::ACCOUNTS {
-        let user = admin::user_by_email(&state.db, acct.email).await?;
+        let user = admin::user_by_email(owner, acct.email).await?;
         let token = state.auth.issue(user.id, Duration::from_secs(12 * 3600), None)?;
         println!("# {} <{}>", acct.label, acct.email);
         println!("{{\"Authorization\": \"Bearer {token}\"}}");

@@ -178,6 +178,11 @@ pub struct ServeArgs {
     /// Serve `/metrics` on this separate (internal) address instead of the main one.
     #[arg(long, env = "METRICS_BIND")]
     pub metrics_bind: Option<String>,
+    /// Do not apply migrations at start (run `partner-clients migrate` as the
+    /// tables' owner instead): for a `DATABASE_URL` role that is only a member
+    /// of the least-privilege role. Ignored with `--demo`, which seeds as the owner.
+    #[arg(long, env = "SKIP_MIGRATIONS")]
+    pub skip_migrations: bool,
     /// Refuse introspection queries entirely.
     #[arg(long, env = "NO_INTROSPECTION")]
     pub no_introspection: bool,

@@ -33,3 +33,5 @@ pub mod repo;
 pub mod service;
 /// Logging setup (text or JSON).
 pub mod telemetry;
+/// One request's view of the database: the tenant settings row-level security reads.
+pub mod tenant;

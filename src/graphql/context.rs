@@ -1,5 +1,6 @@
 //! What resolvers read from the context: the shared [`Env`] (schema data)
-//! and, per request, the [`Principal`] and the [`Loaders`].
+//! and, per request, the [`Principal`], the request's [`TenantDb`] (every
+//! read and write goes through it: `db(ctx)?.reader()`) and the [`Loaders`].
 
 use crate::config::Limits;
 use crate::error::AppError;
@@ -10,15 +11,15 @@ use crate::service::{assignments, users};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::Context;
 use entity::{client, client_assignment, user};
-use sea_orm::DatabaseConnection;
+use crate::tenant::TenantDb;
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// Process-wide dependencies, set once as schema data.
+/// Process-wide dependencies, set once as schema data. (The database is
+/// reached per request, through [`db`].)
 #[derive(Clone)]
 pub struct Env {
-    pub db: DatabaseConnection,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub counts: Arc<crate::service::count_cache::CountCache>,
@@ -34,6 +35,13 @@ pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, AppError> {
     ctx.data::<Principal>().map_err(|_| AppError::Unauthenticated)
 }
 
+/// The request's database view: its tenant's settings on PostgreSQL.
+pub fn db<'a>(ctx: &Context<'a>) -> Result<&'a TenantDb, AppError> {
+    ctx.data::<Arc<TenantDb>>()
+        .map(|t| t.as_ref())
+        .map_err(|_| AppError::internal(anyhow::anyhow!("TenantDb missing from request data")))
+}
+
 pub fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, AppError> {
     ctx.data::<Loaders>().map_err(|_| AppError::internal(anyhow::anyhow!("Loaders missing from request data")))
 }
@@ -47,7 +55,7 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(db: DatabaseConnection, principal: Principal) -> Self {
+    pub fn new(db: Arc<TenantDb>, principal: Principal) -> Self {
         Loaders {
             assignments: DataLoader::with_cache(
                 AssignmentLoader { db: db.clone() },
@@ -81,16 +89,17 @@ pub async fn prime_assignments(ctx: &Context<'_>, clients: &Page<client::Model>)
     if !selections.iter().any(|s| s.exists()) {
         return Ok(());
     }
-    let (env, p, loaders) = (env(ctx)?, principal(ctx)?, loaders(ctx)?);
+    let (p, loaders) = (principal(ctx)?, loaders(ctx)?);
+    let reader = db(ctx)?.reader().await?;
     let ids: Vec<Uuid> = clients.rows().map(|c| c.id).collect();
-    let mut by_client = assignments::for_clients(&env.db, &ids).await?;
+    let mut by_client = assignments::for_clients(&reader, &ids).await?;
     if selections.iter().any(|s| s.field("user").exists() || s.field("assignedBy").exists()) {
         let mut user_ids: Vec<Uuid> =
             by_client.values().flatten().flat_map(|a| std::iter::once(a.user_id).chain(a.assigned_by)).collect();
         user_ids.sort();
         user_ids.dedup();
         if !user_ids.is_empty() {
-            loaders.users.feed_many(users::find_many(&env.db, p, &user_ids).await?).await;
+            loaders.users.feed_many(users::find_many(&reader, p, &user_ids).await?).await;
         }
     }
     loaders.assignments.feed_many(ids.into_iter().map(|id| (id, by_client.remove(&id).unwrap_or_default()))).await;
@@ -100,7 +109,7 @@ pub async fn prime_assignments(ctx: &Context<'_>, clients: &Page<client::Model>)
 /// Assignments by client row id. Only ever asked for clients the principal
 /// has already resolved through the row scope.
 pub struct AssignmentLoader {
-    db: DatabaseConnection,
+    db: Arc<TenantDb>,
 }
 
 impl Loader<Uuid> for AssignmentLoader {
@@ -108,13 +117,13 @@ impl Loader<Uuid> for AssignmentLoader {
     type Error = AppError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, AppError> {
-        assignments::for_clients(&self.db, keys).await
+        assignments::for_clients(&self.db.reader().await?, keys).await
     }
 }
 
 /// Users by id, within the principal's user scope.
 pub struct UserLoader {
-    db: DatabaseConnection,
+    db: Arc<TenantDb>,
     principal: Principal,
 }
 
@@ -123,6 +132,6 @@ impl Loader<Uuid> for UserLoader {
     type Error = AppError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, AppError> {
-        users::find_many(&self.db, &self.principal, keys).await
+        users::find_many(&self.db.reader().await?, &self.principal, keys).await
     }
 }

@@ -1,6 +1,6 @@
 //! The write side: each mutation is one service call and one transaction.
 
-use super::context::{env, loaders, principal};
+use super::context::{db, env, loaders, principal};
 use super::ids::{self, Kind};
 use super::types::*;
 use crate::service::assignments::{self, AssignInput};
@@ -25,7 +25,7 @@ impl Mutation {
     async fn provision_client(&self, ctx: &Context<'_>, input: ProvisionClientInput) -> Result<ProvisionClientPayload> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let input = ProvisionInput::from(input);
-        Ok(match provision::provision(&env.db, &env.metrics, p, &input).await? {
+        Ok(match provision::provision(db(ctx)?, &env.metrics, p, &input).await? {
             ProvisionOutcome::Created(c) => {
                 ProvisionClientPayload { client: Some(Client::new(c)?), created: true, user_errors: vec![] }
             }
@@ -50,7 +50,7 @@ impl Mutation {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let ids: Vec<_> = input.user_ids.iter().map(|id| ids::decode_uuid(id, Kind::PartnerUser)).collect();
         let outcome = assignments::assign(
-            &env.db,
+            db(ctx)?,
             &env.metrics,
             p,
             AssignInput {
@@ -73,7 +73,7 @@ impl Mutation {
     ) -> Result<AssignmentPayload> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let user = ids::decode_uuid(&input.user_id, Kind::PartnerUser);
-        let outcome = assignments::unassign(&env.db, &env.metrics, p, &input.client_id, user).await?;
+        let outcome = assignments::unassign(db(ctx)?, &env.metrics, p, &input.client_id, user).await?;
         payload(ctx, outcome)
     }
 
@@ -82,7 +82,7 @@ impl Mutation {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let user = ids::decode_uuid(&input.user_id, Kind::PartnerUser);
         let outcome =
-            assignments::set_support_contact(&env.db, &env.metrics, p, &input.client_id, user, input.support_contact)
+            assignments::set_support_contact(db(ctx)?, &env.metrics, p, &input.client_id, user, input.support_contact)
                 .await?;
         payload(ctx, outcome)
     }

@@ -1,6 +1,6 @@
 //! The read side. Resolvers read the context, call a service, wrap rows.
 
-use super::context::{env, principal};
+use super::context::{db, env, principal};
 use super::errors::nullable;
 use super::ids::{self, Kind};
 use super::types::*;
@@ -59,7 +59,7 @@ impl Query {
         let filter = ClientFilter::parse(filter)?;
         let order = ClientOrder::parse(order_by);
         let args = PageArgs { first, after, last, before };
-        let page = clients::list(&env.db, p, &filter, order, &args, env.limits.max_page_size).await?;
+        let page = clients::list(&db(ctx)?.reader().await?, p, &filter, order, &args, env.limits.max_page_size).await?;
         super::context::prime_assignments(ctx, &page).await?;
         Ok(ClientConnection::new(page, Counter::Clients(filter))?)
     }
@@ -68,8 +68,8 @@ impl Query {
     /// exist or is not visible to the viewer (the two are indistinguishable).
     async fn client(&self, ctx: &Context<'_>, client_id: String) -> Result<Option<Client>> {
         let run = async {
-            let (env, p) = (env(ctx)?, principal(ctx)?);
-            Ok(Some(Client::new(clients::get(&env.db, p, &client_id).await?)?))
+            let p = principal(ctx)?;
+            Ok(Some(Client::new(clients::get(&db(ctx)?.reader().await?, p, &client_id).await?)?))
         };
         nullable(ctx, run.await)
     }
@@ -89,26 +89,26 @@ impl Query {
 }
 
 async fn node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, AppError> {
-    let (env, p) = (env(ctx)?, principal(ctx)?);
+    let p = principal(ctx)?;
     let Some((kind, key)) = ids::decode(id) else {
         return Ok(None);
     };
     let uuid = || uuid::Uuid::parse_str(&key).ok();
     Ok(match kind {
         Kind::Client => match uuid() {
-            Some(u) => clients::find_by_uuid(&env.db, p, u).await?.map(Client::new).transpose()?.map(Node::Client),
+            Some(u) => clients::find_by_uuid(&db(ctx)?.reader().await?, p, u).await?.map(Client::new).transpose()?.map(Node::Client),
             None => None,
         },
         Kind::PartnerUser => match uuid() {
-            Some(u) => users::find(&env.db, p, u).await?.map(PartnerUser::new).transpose()?.map(Node::PartnerUser),
+            Some(u) => users::find(&db(ctx)?.reader().await?, p, u).await?.map(PartnerUser::new).transpose()?.map(Node::PartnerUser),
             None => None,
         },
         Kind::Partner => match uuid() {
-            Some(u) if p.sees_partner(u) => Some(Node::Partner(Partner(users::own_partner(&env.db, p).await?))),
+            Some(u) if p.sees_partner(u) => Some(Node::Partner(Partner(users::own_partner(&db(ctx)?.reader().await?, p).await?))),
             _ => None,
         },
         Kind::AuditEvent => match uuid() {
-            Some(u) => audit::find(&env.db, p, u).await?.map(AuditEvent::new).transpose()?.map(Node::AuditEvent),
+            Some(u) => audit::find(&db(ctx)?.reader().await?, p, u).await?.map(AuditEvent::new).transpose()?.map(Node::AuditEvent),
             None => None,
         },
     })

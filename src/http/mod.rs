@@ -110,7 +110,7 @@ impl AppState {
         extend: impl FnOnce(graphql::AppSchemaBuilder) -> graphql::AppSchemaBuilder,
     ) -> Arc<Self> {
         let limits = config.limits;
-        let env = Env { db: db.clone(), limits: limits.clone(), metrics: metrics.clone(), counts: Default::default() };
+        let env = Env { limits: limits.clone(), metrics: metrics.clone(), counts: Default::default() };
         let schema = extend(graphql::builder(config.introspection)).data(env).finish();
         Arc::new(AppState {
             rules: Rules::new(&limits, config.introspection),
@@ -128,13 +128,12 @@ impl AppState {
         })
     }
 
-    /// Connect, migrate and assemble everything `serve` needs.
+    /// Connect (as the least-privilege role) and assemble everything `serve` needs.
     pub async fn from_args(args: &ServeArgs) -> anyhow::Result<Arc<Self>> {
-        use migration::MigratorTrait;
         let auth = Authenticator::from_args(&args.jwt, args.demo)?;
         let metrics = Arc::new(Metrics::new());
-        let db = crate::db::connect(&args.db, Some(metrics.clone())).await?;
-        migration::Migrator::up(&db, None).await?;
+        // The least-privilege pool (DESIGN §8); migrations ran before, as the owner.
+        let db = crate::db::connect_as_app(&args.db, Some(metrics.clone())).await?;
         Ok(AppState::new(db, auth, metrics, AppConfig::from_args(args)))
     }
 }

@@ -15,6 +15,7 @@ use crate::graphql::context::Loaders;
 use crate::graphql::errors::{error_response, finalize, with_code};
 use crate::metrics::{Metrics, OK, UNPARSED};
 use crate::policy::Principal;
+use crate::tenant::TenantDb;
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
@@ -170,9 +171,14 @@ async fn run(
     principal: Principal,
     request: async_graphql::Request,
 ) -> (async_graphql::Response, Option<Code>) {
-    let request = request.data(Loaders::new(state.db.clone(), principal.clone())).data(principal);
+    let tenant = TenantDb::new(state.db.clone(), principal.clone());
+    let request = request.data(Loaders::new(tenant.clone(), principal.clone())).data(tenant.clone()).data(principal);
     let run = AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
-    let mut resp = match tokio::time::timeout(state.limits.request_timeout(), run).await {
+    let outcome = tokio::time::timeout(state.limits.request_timeout(), run).await;
+    // The resolvers are gone (finished, or dropped by the timeout): end the
+    // request's read transaction, and with it its tenant settings.
+    tenant.finish().await;
+    let mut resp = match outcome {
         Ok(Ok(resp)) => resp,
         Ok(Err(panic)) => {
             let what = panic

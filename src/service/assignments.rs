@@ -9,7 +9,6 @@
 //! REPEATABLE READ) allows without the lock cannot happen.
 
 use super::{audit, UserError, UserErrorCode};
-use crate::db::begin_write;
 use crate::domain::AuditAction;
 use crate::error::Result;
 use crate::metrics::Metrics;
@@ -17,7 +16,8 @@ use crate::policy::{Capability, Principal};
 use crate::repo;
 use crate::repo::assignments::NewAssignment;
 use entity::{client, client_assignment};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
+use crate::tenant::TenantDb;
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
@@ -49,9 +49,9 @@ pub struct AssignInput<'a> {
 }
 
 /// Begin the write transaction, check the capability and lock the client.
-async fn open(db: &DatabaseConnection, p: &Principal, client_id: &str) -> Result<(DatabaseTransaction, client::Model)> {
+async fn open(db: &TenantDb, p: &Principal, client_id: &str) -> Result<(DatabaseTransaction, client::Model)> {
     p.require(Capability::ManageAssignments)?;
-    let txn = begin_write(db).await?;
+    let txn = db.writer().await?;
     let client = repo::clients::lock(&txn, p, client_id).await?;
     Ok((txn, client))
 }
@@ -74,7 +74,7 @@ fn event(
 }
 
 pub async fn assign(
-    db: &DatabaseConnection,
+    db: &TenantDb,
     metrics: &Metrics,
     p: &Principal,
     input: AssignInput<'_>,
@@ -181,7 +181,7 @@ async fn assignment(
 }
 
 pub async fn unassign(
-    db: &DatabaseConnection,
+    db: &TenantDb,
     metrics: &Metrics,
     p: &Principal,
     client_id: &str,
@@ -203,7 +203,7 @@ pub async fn unassign(
 }
 
 pub async fn set_support_contact(
-    db: &DatabaseConnection,
+    db: &TenantDb,
     metrics: &Metrics,
     p: &Principal,
     client_id: &str,

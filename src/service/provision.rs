@@ -2,14 +2,13 @@
 //! that looks, inserts, moves the counters and records the audit event.
 
 use super::{audit, UserError, UserErrorCode};
-use crate::db::begin_write;
 use crate::domain::{AuditAction, BusinessEmail, ClientId, ClientStatus, PlainText, Timezone, WebDomain};
 use crate::error::{AppError, Result};
 use crate::metrics::Metrics;
 use crate::policy::{Capability, Principal};
 use crate::repo;
 use entity::client;
-use sea_orm::DatabaseConnection;
+use crate::tenant::TenantDb;
 use uuid::Uuid;
 
 /// provisionClient's input as the client sent it.
@@ -122,7 +121,7 @@ pub enum ProvisionOutcome {
 }
 
 pub async fn provision(
-    db: &DatabaseConnection,
+    db: &TenantDb,
     metrics: &Metrics,
     p: &Principal,
     input: &ProvisionInput,
@@ -132,7 +131,7 @@ pub async fn provision(
         Ok(n) => n,
         Err(errors) => return Ok(ProvisionOutcome::Rejected(errors)),
     };
-    let txn = begin_write(db).await?;
+    let txn = db.writer().await?;
     // Look first: a retry must not depend on the insert failing.
     if let Some(existing) = repo::clients::find(&txn, p, new.client_id.as_str()).await? {
         return Ok(same_or_taken(&new, existing));
@@ -142,7 +141,7 @@ pub async fn provision(
         // A concurrent request won the race; it has committed by now
         // (PostgreSQL waited for it), so a fresh read sees its row.
         txn.rollback().await?;
-        let existing = repo::clients::find(db, p, new.client_id.as_str())
+        let existing = repo::clients::find(&db.reader().await?, p, new.client_id.as_str())
             .await?
             .ok_or(AppError::internal(anyhow::anyhow!("client vanished after a conflicting insert")))?;
         return Ok(same_or_taken(&new, existing));

@@ -227,7 +227,9 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
         use migration::MigratorTrait;
         migration::Migrator::up(&db, None).await.unwrap();
     }
-    let app_db = partner_clients::db::connect(&db_args, Some(metrics.clone())).await.unwrap();
+    // The server's own pool: on PostgreSQL the least-privilege role under
+    // row-level security, as `serve` runs (the fixtures above use the owner's).
+    let app_db = partner_clients::db::connect_as_app(&db_args, Some(metrics.clone())).await.unwrap();
     let auth = Authenticator::from_args(&opts.jwt, false).unwrap();
     let config = AppConfig {
         limits: opts.limits,

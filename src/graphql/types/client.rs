@@ -4,7 +4,7 @@ use super::{load_user, page_args, parse_stored, search_term};
 use super::{AuditEventConnection, Counter, PartnerUser, PartnerUserConnection};
 use crate::domain::{ClientStatus, OrderField};
 use crate::error::AppError;
-use crate::graphql::context::{env, loaders, principal};
+use crate::graphql::context::{db, env, loaders, principal};
 use crate::graphql::errors::nullable;
 use crate::graphql::ids::{self, Kind};
 use crate::policy::Capability;
@@ -88,7 +88,7 @@ impl Client {
             let search = search_term(search.as_deref())?;
             let args = page_args(first, after);
             let page =
-                users::list_eligible(&env.db, p, self.row.id, search.as_ref(), &args, env.limits.max_page_size).await?;
+                users::list_eligible(&db(ctx)?.reader().await?, p, self.row.id, search.as_ref(), &args, env.limits.max_page_size).await?;
             let count = Counter::Eligible { client_uuid: self.row.id, search };
             Ok(Some(PartnerUserConnection::new(page, count)?))
         };
@@ -105,7 +105,7 @@ impl Client {
         let run = async {
             let (env, p) = (env(ctx)?, principal(ctx)?);
             let args = page_args(first, after);
-            let page = audit::list_for_client(&env.db, p, self.row.id, &args, env.limits.max_page_size).await?;
+            let page = audit::list_for_client(&db(ctx)?.reader().await?, p, self.row.id, &args, env.limits.max_page_size).await?;
             Ok(Some(AuditEventConnection::new(page, Counter::Audit { client_uuid: self.row.id })?))
         };
         nullable(ctx, run.await)

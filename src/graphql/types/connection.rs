@@ -3,7 +3,7 @@
 use super::{AuditEvent, Client, PartnerUser};
 use crate::domain::SearchTerm;
 use crate::error::AppError;
-use crate::graphql::context::{env, principal};
+use crate::graphql::context::{db, env, principal};
 use crate::page::Page;
 use crate::service::{audit, clients, users};
 use async_graphql::{Context, Object, Result, SimpleObject};
@@ -48,11 +48,11 @@ impl Counter {
     async fn run(&self, ctx: &Context<'_>) -> Result<i64> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let n = match self {
-            Counter::Clients(f) => clients::count(&env.db, p, f, &env.counts).await?,
+            Counter::Clients(f) => clients::count(&db(ctx)?.reader().await?, p, f, &env.counts).await?,
             Counter::Eligible { client_uuid, search } => {
-                users::count_eligible(&env.db, p, *client_uuid, search.as_ref()).await?
+                users::count_eligible(&db(ctx)?.reader().await?, p, *client_uuid, search.as_ref()).await?
             }
-            Counter::Audit { client_uuid } => audit::count_for_client(&env.db, p, *client_uuid).await?,
+            Counter::Audit { client_uuid } => audit::count_for_client(&db(ctx)?.reader().await?, p, *client_uuid).await?,
         };
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }
@@ -64,7 +64,7 @@ impl Counter {
             return Err(AppError::internal(anyhow::anyhow!("a bounded count of something other than clients")).into());
         };
         let limit = u64::try_from(limit).unwrap_or(0);
-        let c = clients::count_upto(&env.db, p, f, limit, &env.counts).await?;
+        let c = clients::count_upto(&db(ctx)?.reader().await?, p, f, limit, &env.counts).await?;
         Ok(Count {
             count: i64::try_from(c.count).unwrap_or(i64::MAX),
             precision: if c.exact { CountPrecision::Exact } else { CountPrecision::AtLeast },

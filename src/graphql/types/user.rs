@@ -3,7 +3,7 @@
 use super::parse_stored;
 use crate::domain::PartnerRole;
 use crate::error::AppError;
-use crate::graphql::context::{env, principal};
+use crate::graphql::context::{db, principal};
 use crate::graphql::ids::{self, Kind};
 use crate::policy::Capability;
 use crate::service::users;
@@ -77,10 +77,10 @@ pub struct Viewer;
 #[Object]
 impl Viewer {
     async fn user(&self, ctx: &Context<'_>) -> Result<PartnerUser> {
-        Ok(PartnerUser::new(users::me(&env(ctx)?.db, principal(ctx)?).await?)?)
+        Ok(PartnerUser::new(users::me(&db(ctx)?.reader().await?, principal(ctx)?).await?)?)
     }
     async fn partner(&self, ctx: &Context<'_>) -> Result<Partner> {
-        Ok(Partner(users::own_partner(&env(ctx)?.db, principal(ctx)?).await?))
+        Ok(Partner(users::own_partner(&db(ctx)?.reader().await?, principal(ctx)?).await?))
     }
     async fn role(&self, ctx: &Context<'_>) -> Result<PartnerRole> {
         Ok(principal(ctx)?.role)
