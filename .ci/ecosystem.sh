@@ -3,6 +3,9 @@
 #   codegen    docs/operations/*.graphql validate against schema.graphql and
 #              generate TypeScript types (codegen/)
 #   typecheck  the generated types compile under tsc --strict
+#   schema-lint  graphql-eslint's schema-recommended and Relay rules (pinned in
+#              codegen/package.json; exceptions justified in
+#              codegen/eslint.config.mjs) pass on schema.graphql
 #   e2e        GraphiQL, served offline by the demo server, runs the Viewer
 #              query with the admin token pasted into its Headers editor
 # Usage: bash .ci/ecosystem.sh PATH/TO/partner-clients   (from the repo root)
@@ -72,6 +75,7 @@ log "npm ci: $((SECONDS - start)) s"
 # --- checks ---
 
 run_codegen() { $deps_ok && rm -rf codegen/generated && (cd codegen && npm run --silent codegen); }
+run_schema_lint() { $deps_ok && (cd codegen && npm run --silent lint:schema); }
 run_typecheck() {
   $deps_ok || return 1
   [[ -f codegen/generated/operations.ts ]] || { log "no generated types to check (codegen failed)"; return 1; }
@@ -125,6 +129,7 @@ run_e2e() {
 total_start=$SECONDS
 check codegen run_codegen
 check typecheck run_typecheck
+check schema-lint run_schema_lint
 check e2e run_e2e
 
 log "total $((SECONDS - total_start)) s after npm ci"

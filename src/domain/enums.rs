@@ -63,11 +63,15 @@ impl Role {
     }
 }
 
-// The two roles allowed on this surface (a plain comment: a doc comment
-// would become a schema description, and `PartnerRole` has none).
+/// A person's role in a partner organisation: the two roles allowed on
+/// this API.
 #[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum PartnerRole {
+    /// Sees every client of the partner and its contact details, provisions
+    /// clients and manages assignments.
     PartnerAdmin,
+    /// Sees only the clients they are assigned to, without contact details;
+    /// cannot change anything.
     PartnerUser,
 }
 
@@ -83,50 +87,75 @@ impl PartnerRole {
 }
 
 text_enum!(
-    /// A client's lifecycle. Partners cannot change it through this API.
+    /// A client's lifecycle. Partners cannot change it through this API;
+    /// AiDial's own workflows move it. New values may be added: show an
+    /// unknown one as it is.
     #[derive(async_graphql::Enum)]
     ClientStatus {
         /// Profile only: what provisioning creates.
         Provisioned => "PROVISIONED",
+        /// AiDial is setting the client up.
         Onboarding => "ONBOARDING",
+        /// Live.
         Active => "ACTIVE",
+        /// Paused by AiDial; the profile and its history are kept.
         Suspended => "SUSPENDED",
+        /// No longer served; the profile and its history are kept.
         Offboarded => "OFFBOARDED",
     }
 );
 
 text_enum!(
+    /// What an audit event records.
     #[derive(async_graphql::Enum)]
     AuditAction {
+        /// The client was provisioned (`provisionClient`).
         ClientProvisioned => "CLIENT_PROVISIONED",
+        /// `subjectUser` was assigned to the client.
         UserAssigned => "USER_ASSIGNED",
+        /// `subjectUser` was removed from the client.
         UserUnassigned => "USER_UNASSIGNED",
+        /// `subjectUser` became a support contact of the client.
         SupportContactSet => "SUPPORT_CONTACT_SET",
+        /// `subjectUser` stopped being a support contact of the client.
         SupportContactUnset => "SUPPORT_CONTACT_UNSET",
+        /// AiDial changed the client's status.
         ClientStatusChanged => "CLIENT_STATUS_CHANGED",
     }
 );
 
-// The sort keys of the client list (`ClientOrderField` in the schema; no
-// doc comment, which would become a schema description).
+/// What the client list is sorted by (`ClientOrder.field`); ties are
+/// broken by the client's id.
 #[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Default, Hash)]
 #[graphql(name = "ClientOrderField")]
 pub enum OrderField {
+    /// The business name, ignoring case. The default.
     #[default]
     BusinessName,
+    /// The partner's clientId.
     ClientId,
+    /// When the client was provisioned.
     CreatedAt,
 }
 
-// The codes of a `UserError` (DESIGN.md §4); the service returns them and
-// the schema shows them as they are.
+/// Why a mutation refused its input (`UserError.code`); the message says
+/// it in words. New codes may be added: treat an unknown one like `INVALID`.
 #[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum UserErrorCode {
+    /// The field's value breaks its rule (format, length, characters), or a
+    /// list is empty.
     Invalid,
+    /// The clientId already belongs to a different client of the partner.
     Taken,
+    /// The user cannot be assigned: not an active user of the viewer's
+    /// partner (or not a PartnerUser id).
     UserNotEligible,
+    /// The user is not assigned to the client.
     NotAssigned,
+    /// The change would leave a client that requires a support contact
+    /// without one: make another assigned user a support contact first.
     SupportContactRequired,
+    /// Too many items at once (more than 100 user ids).
     TooMany,
 }
 

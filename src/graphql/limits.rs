@@ -255,6 +255,11 @@ impl<'a> Walk<'a> {
             return refuse(format!("query is nested too deep: more than {} levels", self.rules.depth));
         }
         let children = self.set(&f.selection_set.node, depth + 1, None)?;
+        // `nodes(ids:)` resolves its selection once per id: a page of that many.
+        if let Some(n) = self.list_len(f, "ids") {
+            let n = n.min(self.rules.max_page);
+            return Ok(n.saturating_mul(children.total).saturating_add(1));
+        }
         let page = ["first", "last"].iter().find_map(|arg| self.int_arg(f, arg));
         let is_connection =
             f.arguments.iter().any(|(n, _)| matches!(n.node.as_str(), "first" | "last" | "after" | "before"))
@@ -266,6 +271,26 @@ impl<'a> Walk<'a> {
         let size = page.unwrap_or(crate::page::DEFAULT_PAGE_SIZE as i64).clamp(0, self.rules.max_page as i64) as usize;
         let once = children.total - children.items;
         Ok(size.saturating_mul(children.items).saturating_add(once).saturating_add(1))
+    }
+
+    /// The length of a list argument, from the same sources as [`Walk::int_arg`].
+    fn list_len(&self, f: &Field, arg: &str) -> Option<usize> {
+        let (_, v) = f.arguments.iter().find(|(n, _)| n.node.as_str() == arg)?;
+        match &v.node {
+            DocValue::List(items) => Some(items.len()),
+            DocValue::Variable(var) => match self.vars.get(var) {
+                Some(Value::List(items)) => Some(items.len()),
+                Some(_) => None,
+                None => {
+                    let def = self.op.variable_definitions.iter().find(|d| d.node.name.node == *var)?;
+                    match def.node.default_value.as_ref().map(|d| &d.node) {
+                        Some(Value::List(items)) => Some(items.len()),
+                        _ => None,
+                    }
+                }
+            },
+            _ => None,
+        }
     }
 
     /// An Int argument: a literal, a variable's value, or that variable's
@@ -343,5 +368,21 @@ mod tests {
         assert_eq!(check(absent, serde_json::json!({})), Ok(()));
         let literal = "{ clients(first: 100) { nodes { eligibleUsers(first: 100) { nodes { id } } } } }";
         assert!(check(literal, serde_json::json!({})).is_err());
+    }
+
+    #[test]
+    fn nodes_by_ids_cost_their_selection_once_per_id() {
+        let q =
+            "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Client { eligibleUsers(first: 100) { nodes { id } } } } }";
+        // 1 id: 1 × (100 × 1 + 1 + 1) + 1; 10 ids: over 1,000.
+        assert_eq!(check(q, serde_json::json!({ "ids": ["a"] })), Ok(()));
+        assert!(check(q, serde_json::json!({ "ids": vec!["a"; 10] })).is_err());
+        let literal = "{ nodes(ids: [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\", \"i\", \"j\"]) { ... on Client { eligibleUsers(first: 100) { nodes { id } } } } }";
+        assert!(check(literal, serde_json::json!({})).is_err());
+        // Many ids with a small selection are fine.
+        assert_eq!(
+            check("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", serde_json::json!({ "ids": vec!["a"; 100] })),
+            Ok(())
+        );
     }
 }

@@ -18,11 +18,22 @@ fn payload(ctx: &Context<'_>, o: assignments::Outcome) -> Result<AssignmentPaylo
     })
 }
 
+/// Every write. Partner administrators with a full-access token only:
+/// partner users and read-only tokens (`scope: clients:read`) get FORBIDDEN
+/// (and `data` is `null`). What a form can fix comes back as `userErrors`,
+/// with nothing written; every change writes its audit event in the same
+/// transaction.
 #[Object]
 impl Mutation {
-    /// Create a client profile (partner administrators). Sending the same
-    /// input again returns the existing client with `created: false`.
-    async fn provision_client(&self, ctx: &Context<'_>, input: ProvisionClientInput) -> Result<ProvisionClientPayload> {
+    /// Create a client profile, status `PROVISIONED` (partner
+    /// administrators). Sending the same input again returns the existing
+    /// client with `created: false`, so a retry is safe. Creates no customer
+    /// users, numbers, billing or deployments: see `escalationBoundaries`.
+    async fn provision_client(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new client's profile.")] input: ProvisionClientInput,
+    ) -> Result<ProvisionClientPayload> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let input = ProvisionInput::from(input);
         Ok(match provision::provision(db(ctx)?, &env.metrics, p, &input).await? {
@@ -41,11 +52,12 @@ impl Mutation {
     }
 
     /// Assign partner users to a client, all or nothing (at most 100 ids).
-    /// Users already assigned are left as they are.
+    /// Users already assigned are left as they are. NOT_FOUND when the
+    /// client does not exist or is not visible.
     async fn assign_partner_users(
         &self,
         ctx: &Context<'_>,
-        input: AssignPartnerUsersInput,
+        #[graphql(desc = "The client and the users to assign to it.")] input: AssignPartnerUsersInput,
     ) -> Result<AssignmentPayload> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let ids: Vec<_> = input.user_ids.iter().map(|id| ids::decode_uuid(id, Kind::PartnerUser)).collect();
@@ -64,12 +76,13 @@ impl Mutation {
         payload(ctx, outcome)
     }
 
-    /// Remove a user from a client. Refused when it would leave a client that
-    /// requires a support contact without one.
+    /// Remove a user from a client. Refused with `SUPPORT_CONTACT_REQUIRED`
+    /// when it would leave a client that requires a support contact without
+    /// one. NOT_FOUND when the client does not exist or is not visible.
     async fn unassign_partner_user(
         &self,
         ctx: &Context<'_>,
-        input: UnassignPartnerUserInput,
+        #[graphql(desc = "The client and the user to remove from it.")] input: UnassignPartnerUserInput,
     ) -> Result<AssignmentPayload> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let user = ids::decode_uuid(&input.user_id, Kind::PartnerUser);
@@ -77,8 +90,15 @@ impl Mutation {
         payload(ctx, outcome)
     }
 
-    /// Make an assigned user a support contact, or stop them being one.
-    async fn set_support_contact(&self, ctx: &Context<'_>, input: SetSupportContactInput) -> Result<AssignmentPayload> {
+    /// Make an assigned user a support contact, or stop them being one
+    /// (refused with `SUPPORT_CONTACT_REQUIRED` for the last one of a client
+    /// that requires one). NOT_FOUND when the client does not exist or is
+    /// not visible.
+    async fn set_support_contact(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The client, the assigned user and the new flag.")] input: SetSupportContactInput,
+    ) -> Result<AssignmentPayload> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
         let user = ids::decode_uuid(&input.user_id, Kind::PartnerUser);
         let outcome =

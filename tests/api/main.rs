@@ -13,5 +13,6 @@ mod hardening;
 mod hostile;
 mod ops;
 mod provisioning;
+mod relay;
 mod rls;
 mod schema;

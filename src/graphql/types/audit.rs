@@ -21,28 +21,36 @@ impl AuditEvent {
     }
 }
 
+/// One change to a client, recorded in the same transaction as the change.
+/// Partner administrators only (`Client.auditEvents`, `node(id:)`); for
+/// anyone else an event's id resolves to `null`.
 #[Object]
 impl AuditEvent {
+    /// Global id: fetch the event again with `node(id:)`.
     pub async fn id(&self) -> ID {
         ids::encode(Kind::AuditEvent, self.row.id)
     }
+    /// What changed.
     async fn action(&self) -> AuditAction {
         self.action
     }
-    /// Who did it; `null` for AiDial's own workflows.
+    /// Who made the change; `null` when AiDial's own workflows did.
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<PartnerUser>> {
         match self.row.actor_id {
             Some(id) => load_user(ctx, id).await,
             None => Ok(None),
         }
     }
-    /// The user the change was about, for assignment events.
+    /// The user the change was about: set for `USER_ASSIGNED`,
+    /// `USER_UNASSIGNED`, `SUPPORT_CONTACT_SET` and `SUPPORT_CONTACT_UNSET`;
+    /// `null` for the other actions.
     async fn subject_user(&self, ctx: &Context<'_>) -> Result<Option<PartnerUser>> {
         match self.row.subject_user_id {
             Some(id) => load_user(ctx, id).await,
             None => Ok(None),
         }
     }
+    /// When the change was committed.
     async fn occurred_at(&self) -> DateTime<Utc> {
         self.row.occurred_at
     }

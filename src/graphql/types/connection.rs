@@ -10,11 +10,23 @@ use async_graphql::{Context, Object, Result, SimpleObject};
 use entity::{audit_event, client, user};
 use uuid::Uuid;
 
+/// Where a page sits in its list (the Relay `PageInfo`). Page forwards with
+/// `first` and `after: endCursor` while `hasNextPage`; backwards with `last`
+/// and `before: startCursor` while `hasPreviousPage`. Keyset pages: rows
+/// added between requests never shift or repeat the rest of a walk.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct PageInfo {
+    /// True when more items follow this page. When paging backwards
+    /// (`last`), true when `before` was given (items follow it).
     pub has_next_page: bool,
+    /// True when more items precede this page. When paging forwards
+    /// (`first`), true when `after` was given (items precede it).
     pub has_previous_page: bool,
+    /// The first edge's cursor: pass it as `before` for the previous page.
+    /// `null` when the page is empty.
     pub start_cursor: Option<String>,
+    /// The last edge's cursor: pass it as `after` for the next page. `null`
+    /// when the page is empty.
     pub end_cursor: Option<String>,
 }
 
@@ -75,10 +87,14 @@ impl Counter {
 /// A connection of `$node`s built from a page of `$row`s, each row wrapped
 /// (and its stored enums parsed) once by `$node::new`.
 macro_rules! connection {
-    ($conn:ident, $edge:ident, $node:ident, $row:ty $(, $bounded:ident)?) => {
+    ($conn:ident, $conn_doc:literal, $edge:ident, $edge_doc:literal, $node:ident, $row:ty $(, $bounded:ident)?) => {
+        #[doc = $edge_doc]
         #[derive(SimpleObject)]
         pub struct $edge {
+            /// Opaque cursor of this item, for `after` or `before`: valid only for the list (and order, and
+            /// search) it came from, and it does not expire.
             pub cursor: String,
+            /// The item.
             pub node: $node,
         }
 
@@ -105,18 +121,25 @@ macro_rules! connection {
             }
         }
 
+        #[doc = $conn_doc]
         #[Object]
         impl $conn {
+            /// This page's items, in list order, each with its cursor.
             async fn edges(&self) -> &[$edge] {
                 &self.edges
             }
+            /// This page's items without their cursors (the same items as `edges`), for
+            /// a page that needs only `pageInfo`'s cursors.
             async fn nodes(&self) -> Vec<&$node> {
                 self.edges.iter().map(|e| &e.node).collect()
             }
+            /// Where this page sits in the list, and the cursors for the next and previous pages.
             async fn page_info(&self) -> &PageInfo {
                 &self.page_info
             }
-            /// Exact number of matching items; its query runs only when this field is selected.
+            /// Exact number of items in the whole list (every page, not only this one),
+            /// after any search or filter. Its query runs only when this field is
+            /// selected.
             async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
                 self.count.run(ctx).await
             }
@@ -125,7 +148,11 @@ macro_rules! connection {
             /// `EXACT` when fewer matched, else `count` = `limit` and `AT_LEAST`.
             /// Its cost is bounded by the limit, whatever the partner's size: the list
             /// page's own operation uses it. A `limit` outside 1–10,000 is `BAD_USER_INPUT`.
-            async fn count(&self, ctx: &Context<'_>, #[graphql(default = 1000)] limit: Option<i32>) -> Result<Count> {
+            async fn count(
+                &self,
+                ctx: &Context<'_>,
+                #[graphql(default = 1000, desc = "Stop counting here: 1 to 10,000 (default 1,000).")] limit: Option<i32>,
+            ) -> Result<Count> {
                 self.count.$bounded(ctx, limit.unwrap_or(1000)).await
             }
             )?
@@ -133,6 +160,28 @@ macro_rules! connection {
     };
 }
 
-connection!(ClientConnection, ClientEdge, Client, client::Model, run_bounded);
-connection!(PartnerUserConnection, PartnerUserEdge, PartnerUser, user::Model);
-connection!(AuditEventConnection, AuditEventEdge, AuditEvent, audit_event::Model);
+connection!(
+    ClientConnection,
+    "A page of clients (a Relay connection), from `Query.clients`.",
+    ClientEdge,
+    "A client in a `ClientConnection`, with its cursor.",
+    Client,
+    client::Model,
+    run_bounded
+);
+connection!(
+    PartnerUserConnection,
+    "A page of partner users (a Relay connection), from `Client.eligibleUsers`.",
+    PartnerUserEdge,
+    "A partner user in a `PartnerUserConnection`, with its cursor.",
+    PartnerUser,
+    user::Model
+);
+connection!(
+    AuditEventConnection,
+    "A page of audit events (a Relay connection), from `Client.auditEvents`.",
+    AuditEventEdge,
+    "An audit event in an `AuditEventConnection`, with its cursor.",
+    AuditEvent,
+    audit_event::Model
+);

@@ -34,13 +34,18 @@ pub use user::{Partner, PartnerUser, Viewer, ViewerPermissions};
 use super::context::loaders;
 use crate::domain::{self, SearchTerm};
 use crate::error::AppError;
-use crate::page::PageArgs;
-use async_graphql::{Context, Interface, Result, SimpleObject, ID};
+use async_graphql::{Context, Enum, Interface, Result, SimpleObject, ID};
 use uuid::Uuid;
 
-/// Anything with a global id; fetch it back with `node(id:)`.
+/// Anything with a global id: fetch it again with `node(id:)` or, many at
+/// once, `nodes(ids:)` (the Relay object-identification contract). A node
+/// outside the viewer's scope is `null` there, like one that does not exist.
 #[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID", desc = "Opaque global id."))]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "Opaque global id, stable for the object's lifetime; pass it to `node(id:)`. Do not parse it or build one: its format may change."
+))]
 pub enum Node {
     Client(Client),
     PartnerUser(PartnerUser),
@@ -49,21 +54,48 @@ pub enum Node {
 }
 
 /// Something this page does not do, and which AiDial workflow does it.
+/// The same for every viewer; the page shows the list beside provisioning.
 #[derive(SimpleObject, Clone)]
 pub struct EscalationBoundary {
-    /// Stable identifier, e.g. `BILLING_SETUP`.
-    pub kind: String,
+    /// Which boundary: switch on it (the list's order is not part of the contract).
+    pub kind: EscalationKind,
+    /// What goes through AiDial instead, in one English sentence to show as is.
     pub description: String,
+}
+
+/// The kinds of work provisioning leaves to AiDial's own workflows (see
+/// `Query.escalationBoundaries`). New kinds may be added: show an unknown
+/// one by its `description`.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum EscalationKind {
+    /// Creating customer users and recovering customer passwords.
+    CustomerUserAccounts,
+    /// Production call routing.
+    CallRouting,
+    /// Provisioning and registering phone numbers.
+    PhoneNumberProvisioning,
+    /// Billing configuration and billing-plan activation.
+    BillingSetup,
+    /// Migrating historical call data.
+    CallDataMigration,
+    /// Importing client data: contacts, knowledge, history.
+    DataImport,
+    /// Connecting a client to runtime integrations.
+    RuntimeWiring,
+    /// DNS changes for a client's domain.
+    Dns,
+    /// Deploying an assistant to production and cutting over.
+    ProductionCutover,
+    /// Customer contract and legal-entity changes.
+    ContractOrLegalEntity,
+    /// Deleting or restoring a tenant.
+    TenantDeletionOrRestoration,
 }
 
 /// A stored enum column, parsed: the database's CHECK constraints make a
 /// failure a bug or a corrupt row, never the client's fault.
 fn parse_stored<T: std::str::FromStr<Err = domain::Invalid>>(s: &str) -> Result<T, AppError> {
     s.parse().map_err(|e: domain::Invalid| AppError::internal(anyhow::anyhow!("stored value: {e}")))
-}
-
-fn page_args(first: Option<i32>, after: Option<String>) -> PageArgs {
-    PageArgs { first, after, last: None, before: None }
 }
 
 fn search_term(search: Option<&str>) -> Result<Option<SearchTerm>, AppError> {

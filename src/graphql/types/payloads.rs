@@ -5,15 +5,33 @@ use crate::domain::UserErrorCode;
 use crate::service::{self, provision::ProvisionInput};
 use async_graphql::{InputObject, SimpleObject, ID};
 
+/// A new client profile. Every field is checked and every problem reported
+/// at once, as `userErrors` with code `INVALID` and `field` naming the input
+/// field; nothing is written then. Free text may not contain control or
+/// invisible format characters.
 #[derive(InputObject, Clone, Debug)]
 pub struct ProvisionClientInput {
+    /// The partner's own identifier for the client: 3 to 64 characters of
+    /// `a-z`, `0-9` and `-`, starting and ending with a letter or digit,
+    /// unique within the partner (a different client under a taken one is
+    /// `TAKEN`).
     pub client_id: String,
+    /// The business name, 1 to 200 characters once trimmed.
     pub business_name: String,
+    /// The client's web host name only (no scheme, path or port), e.g.
+    /// `example.com`; stored lower-case, an internationalised name in its
+    /// ASCII (punycode) form.
     pub web_domain: String,
+    /// The contact person's name, 1 to 200 characters once trimmed.
     pub contact_name: String,
+    /// The client's business e-mail address; its domain is stored in ASCII
+    /// (punycode) form.
     pub business_email: String,
+    /// An IANA time-zone name, e.g. `Europe/Berlin`.
     pub timezone: String,
-    /// Defaults to true; null means the default.
+    /// Whether the client must keep a support contact once it has one (see
+    /// `Client.supportContactRequired`). Defaults to true; null means the
+    /// default.
     #[graphql(default_with = "Some(true)")]
     pub support_contact_required: Option<bool>,
 }
@@ -35,11 +53,17 @@ impl From<ProvisionClientInput> for ProvisionInput {
 }
 
 /// A problem with the input that the user can fix; nothing was written.
+/// Show `message` beside the form field that `field` names.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct UserError {
-    /// Path into the mutation's arguments, e.g. `["input", "webDomain"]`.
+    /// Path into the mutation's arguments, e.g. `["input", "webDomain"]`,
+    /// or `["input", "userIds", "2"]` for the third id of a list. `null` is
+    /// kept for a problem not tied to one field (no mutation reports one
+    /// today).
     pub field: Option<Vec<String>>,
+    /// What is wrong, in English, fit to show the user.
     pub message: String,
+    /// What is wrong, for code: switch on this, not on `message`.
     pub code: UserErrorCode,
 }
 
@@ -49,41 +73,67 @@ impl From<service::UserError> for UserError {
     }
 }
 
+/// The result of `provisionClient`: the client, or what to fix.
 #[derive(SimpleObject)]
 pub struct ProvisionClientPayload {
-    /// The client, new or (for a repeated identical request) existing.
+    /// The client, new or (for a repeated identical request) existing;
+    /// `null` when `userErrors` is not empty.
     pub client: Option<Client>,
-    /// False when an identical earlier request had already created it.
+    /// True when this call created the client; false when an identical
+    /// earlier request had already created it, or when nothing was created.
     pub created: bool,
+    /// What the user can fix; empty on success. Codes: `INVALID` (a field
+    /// fails its rule), `TAKEN` (the clientId belongs to a different client).
     pub user_errors: Vec<UserError>,
 }
 
+/// Whom to assign to which client.
 #[derive(InputObject, Clone, Debug)]
 pub struct AssignPartnerUsersInput {
+    /// The client's clientId; an unknown or out-of-scope one is NOT_FOUND.
     pub client_id: String,
-    /// PartnerUser ids, at most 100.
+    /// PartnerUser ids (`PartnerUser.id`), 1 to 100. Each must be an active
+    /// user of the viewer's partner, else `USER_NOT_ELIGIBLE` at its index;
+    /// an empty list is `INVALID`, more than 100 `TOO_MANY`.
     pub user_ids: Vec<ID>,
-    /// Applies to the users this call adds.
+    /// Make the users this call adds support contacts. Users already
+    /// assigned keep theirs; `setSupportContact` changes it.
     #[graphql(default_with = "Some(false)")]
     pub support_contact: Option<bool>,
 }
 
+/// Whom to remove from which client.
 #[derive(InputObject, Clone, Debug)]
 pub struct UnassignPartnerUserInput {
+    /// The client's clientId; an unknown or out-of-scope one is NOT_FOUND.
     pub client_id: String,
+    /// The PartnerUser id to remove; a user not assigned to the client
+    /// (or no PartnerUser id at all) is `NOT_ASSIGNED`.
     pub user_id: ID,
 }
 
+/// Whose support-contact flag to change on which client.
 #[derive(InputObject, Clone, Debug)]
 pub struct SetSupportContactInput {
+    /// The client's clientId; an unknown or out-of-scope one is NOT_FOUND.
     pub client_id: String,
+    /// The PartnerUser id of an assigned user; anyone else is
+    /// `NOT_ASSIGNED`.
     pub user_id: ID,
+    /// True to make the user a support contact, false to stop. Setting the
+    /// value the user already has changes nothing and records no event.
     pub support_contact: bool,
 }
 
+/// The result of an assignment mutation: the client as it is now, or what
+/// to fix.
 #[derive(SimpleObject)]
 pub struct AssignmentPayload {
-    /// The client as it is after the call.
+    /// The client as it is after the call (unchanged when `userErrors` is
+    /// not empty), so the page can re-render from it without refetching.
     pub client: Option<Client>,
+    /// What the user can fix; empty on success, and then the change was
+    /// made. Codes: `INVALID`, `TOO_MANY`, `USER_NOT_ELIGIBLE`,
+    /// `NOT_ASSIGNED`, `SUPPORT_CONTACT_REQUIRED`.
     pub user_errors: Vec<UserError>,
 }
