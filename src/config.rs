@@ -186,7 +186,7 @@ pub struct ServeArgs {
     /// Refuse introspection queries entirely.
     #[arg(long, env = "NO_INTROSPECTION")]
     pub no_introspection: bool,
-    /// Serve GraphiQL's assets from this directory instead of the public CDN.
+    /// Serve GraphiQL's files from this directory instead of the copies in the binary.
     #[arg(long, env = "GRAPHIQL_ASSETS")]
     pub graphiql_assets: Option<PathBuf>,
     /// Seconds from SIGTERM / SIGINT to exit: `/readyz` answers 503 at once,
