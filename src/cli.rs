@@ -1,7 +1,11 @@
 //! The `partner-clients` command line: serve, migrate, export-schema, token,
 //! admin and seed-bench. Each command prints what it made on stdout (one
 //! value per line where it makes one value) and, on bad input, exits
-//! non-zero with a one-line reason on stderr and writes nothing.
+//! non-zero with a one-line reason on stderr and writes nothing. A
+//! successful run writes nothing to stderr (logs default to `warn`, except
+//! for `serve`). `migrate`, `serve` and `seed-bench` migrate the database;
+//! `token` and `admin` never create or migrate one; `export-schema` opens
+//! none.
 
 use crate::auth::Authenticator;
 use crate::config::{DbArgs, JwtArgs, ServeArgs};
@@ -9,9 +13,12 @@ use crate::http::AppState;
 use crate::ops::{admin, demo};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use migration::MigratorTrait;
 use std::future::IntoFuture;
 use std::time::Duration;
+
+mod database;
+pub use database::redact_url;
+use database::{existing, migrated};
 
 #[derive(Parser, Debug)]
 #[command(name = "partner-clients", version, about = "GraphQL control plane behind AiDial's partner Clients page")]
@@ -127,23 +134,15 @@ fn parse_ttl(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
-async fn migrated(db: &DbArgs) -> Result<sea_orm::DatabaseConnection> {
-    let conn = crate::db::connect(db, None)
-        .await
-        .with_context(|| format!("cannot connect to {}", redact_url(&db.database_url)))?;
-    migration::Migrator::up(&conn, None).await.context("migration failed")?;
-    Ok(conn)
-}
-
-/// A database URL without its password, for messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            let user = creds.split(':').next().unwrap_or("");
-            format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
+impl Command {
+    /// The log level when `RUST_LOG` is not set: a one-shot command's
+    /// stdout is its output and a successful run writes nothing to stderr;
+    /// only the server narrates its life.
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Serve(_) => "info",
+            _ => "warn",
         }
-        _ => url.to_owned(),
     }
 }
 
@@ -161,7 +160,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Token(t) => {
             let auth = Authenticator::from_args(&t.jwt, t.demo)?;
-            let db = migrated(&t.db).await?;
+            let db = existing(&t.db).await?;
             let user = admin::user_by_email(&db, &t.email).await?;
             if auth.uses_demo_key() && !demo::is_demo_account(&user.email) {
                 anyhow::bail!("the demo key signs demo accounts only, and {} is not one", user.email);
@@ -183,19 +182,19 @@ pub async fn run(cli: Cli) -> Result<()> {
 async fn admin_cmd(cmd: AdminCommand) -> Result<()> {
     match cmd {
         AdminCommand::CreatePartner { slug, name, db } => {
-            let p = admin::create_partner(&migrated(&db).await?, &slug, &name).await?;
+            let p = admin::create_partner(&existing(&db).await?, &slug, &name).await?;
             println!("{}", p.id);
         }
         AdminCommand::CreateUser { partner, email, name, role, db } => {
-            let u = admin::create_user(&migrated(&db).await?, partner.as_deref(), &email, &name, &role).await?;
+            let u = admin::create_user(&existing(&db).await?, partner.as_deref(), &email, &name, &role).await?;
             println!("{}", u.id);
         }
         AdminCommand::DeactivateUser { email, db } => {
-            let u = admin::deactivate_user(&migrated(&db).await?, &email).await?;
+            let u = admin::deactivate_user(&existing(&db).await?, &email).await?;
             println!("{}", u.id);
         }
         AdminCommand::SetClientStatus { partner, client_id, status, db } => {
-            let c = admin::set_client_status(&migrated(&db).await?, &partner, &client_id, &status).await?;
+            let c = admin::set_client_status(&existing(&db).await?, &partner, &client_id, &status).await?;
             println!("{}", c.status);
         }
     }

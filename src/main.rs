@@ -18,7 +18,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    partner_clients::telemetry::init(&cli.log_format);
+    partner_clients::telemetry::init(&cli.log_format, cli.command.default_log_level());
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

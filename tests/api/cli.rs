@@ -336,6 +336,7 @@ async fn shutdown_gives_up_after_the_grace_period() {
 #[test]
 fn demo_refuses_a_database_with_accounts_it_did_not_create() {
     let cli = Cli::new();
+    cli.ok(&["migrate"]); // `admin` never creates or migrates a database
     cli.ok(&["admin", "create-user", "--email", "ops@aidial.com", "--name", "Ops", "--role", "aidial_staff"]);
     let mut child = cli.spawn_demo(&[]);
     let status = exit_within(&mut child, Duration::from_secs(60));

@@ -7,6 +7,7 @@ mod assignments;
 mod audit;
 mod auth;
 mod cli;
+mod cli_quiet;
 mod clients;
 mod counting;
 mod hardening;
