@@ -6,10 +6,10 @@ use crate::error::{AppError, Result};
 use crate::page::{col, KeyPart, Keyset, Page, PageRequest};
 use crate::policy::Principal;
 use entity::client;
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-    QueryTrait, Select, Value,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, QueryTrait, Select, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -32,7 +32,10 @@ pub fn scoped(p: &Principal) -> Select<client::Entity> {
     client::Entity::find().filter(p.client_scope())
 }
 
-fn filtered(p: &Principal, f: &Filter) -> Select<client::Entity> {
+/// The principal's clients that match the filter. `index`: on SQLite, the
+/// FTS5 query (from [`index_query`]) through which the trigram index picks
+/// the search's candidates; `None`, the `LIKE` conditions alone.
+fn filtered(p: &Principal, f: &Filter, index: Option<&str>) -> Select<client::Entity> {
     let mut q = scoped(p);
     if !f.statuses.is_empty() {
         q = q.filter(client::Column::Status.is_in(f.statuses.iter().map(|s| s.as_str())));
@@ -44,8 +47,77 @@ fn filtered(p: &Principal, f: &Filter) -> Select<client::Entity> {
             any = any.add(Expr::col(client::Column::SearchContact).like(like()));
         }
         q = q.filter(any);
+        if let Some(fts) = index {
+            // The index's matches drive the query and each is looked up by
+            // rowid; the LIKE above still decides, so the results are the
+            // plain LIKE's. CROSS JOIN keeps SQLite from reordering the join:
+            // without statistics it would rather walk the partner's index in
+            // page order and probe the matches, reading every row of a big
+            // partner when the term is rare.
+            let hits = Query::select()
+                .expr_as(Expr::cust("rowid"), Alias::new("hit"))
+                .from(Alias::new("client_search"))
+                .and_where(Expr::cust_with_values("client_search MATCH ?", [fts.to_owned()]))
+                .to_owned();
+            QueryTrait::query(&mut q)
+                .from_clear()
+                .from_subquery(hits, Alias::new("search_hits"))
+                .cross_join(client::Entity)
+                .and_where(
+                    Expr::col((Alias::new("search_hits"), Alias::new("hit"))).eq(Expr::cust("\"clients\".rowid")),
+                );
+        }
     }
     q
+}
+
+/// Terms at least this long can go through the SQLite trigram index (FTS5
+/// matches nothing for shorter ones: they keep the `LIKE` scan).
+const INDEX_MIN_CHARS: usize = 3;
+/// The index picks a search's candidates when the term matches fewer clients
+/// (of every partner: the index is not per tenant) than the principal's
+/// partner has divided by this; a less selective term is cheaper to check
+/// row by row along the partner's own index.
+const INDEX_SHARE: i64 = 4;
+/// For a page (which stops after its rows, where a count reads every match),
+/// the index is used only below this many matches in all.
+const PAGE_INDEX_MAX: i64 = 2000;
+
+/// The FTS5 query for a term: the whole term as one phrase (a run of
+/// consecutive trigrams: a substring), `"` doubled, in the columns the
+/// principal may search. Every other character is literal inside the quotes.
+fn fts_query(term: &SearchTerm, contact: bool) -> String {
+    let columns = if contact { "{search_public search_contact}" } else { "{search_public}" };
+    format!("{columns} : \"{}\"", term.as_str().replace('"', "\"\""))
+}
+
+/// SQLite: the FTS5 query through which the index should pick this search's
+/// candidates, or `None` for the `LIKE` scan: on PostgreSQL (its trigram
+/// indexes serve the `LIKE` itself), without a search, for terms under
+/// [`INDEX_MIN_CHARS`], and for terms too common for the index to pay (one
+/// statement: count the index's matches up to the threshold, against the
+/// partner's size from its counters).
+async fn index_query(db: &impl ConnectionTrait, p: &Principal, f: &Filter, cap: i64) -> Result<Option<String>> {
+    let Some(term) = &f.search else { return Ok(None) };
+    if db.get_database_backend() != DbBackend::Sqlite || term.as_str().chars().count() < INDEX_MIN_CHARS {
+        return Ok(None);
+    }
+    let fts = fts_query(term, p.searches_contact_fields());
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "WITH k(n) AS (SELECT max(1, min(coalesce(sum(count), 0) / ?, ?)) \
+               FROM partner_client_counts WHERE partner_id = ?) \
+             SELECT (SELECT count(*) FROM (SELECT 1 FROM client_search WHERE client_search MATCH ? \
+               LIMIT (SELECT n FROM k))) < (SELECT n FROM k) AS selective",
+            [INDEX_SHARE.into(), cap.into(), p.partner_id.into(), fts.clone().into()],
+        ))
+        .await?;
+    let selective = match row {
+        Some(r) => r.try_get::<bool>("", "selective")?,
+        None => false,
+    };
+    Ok(selective.then_some(fts))
 }
 
 /// The ordering's keyset: the sort column, then the id.
@@ -97,20 +169,23 @@ pub async fn page(
     // inner query is an index-only scan of (partner_id, sort_name, id)
     // INCLUDE (status, search columns), so filtering visits no heap rows;
     // only the page itself is read from the table.
-    let ids = req.apply(ks, filtered(p, filter).select_only().column(client::Column::Id));
+    let index = index_query(db, p, filter, PAGE_INDEX_MAX).await?;
+    let ids = req.apply(ks, filtered(p, filter, index.as_deref()).select_only().column(client::Column::Id));
     let rows = req.order(ks, client::Entity::find().filter(client::Column::Id.in_subquery(ids.into_query())));
     Ok(req.finish(ks, rows.all(db).await?))
 }
 
 /// How many of the principal's clients match, counted row by row.
 pub async fn count_matching(db: &impl ConnectionTrait, p: &Principal, filter: &Filter) -> Result<u64> {
-    Ok(filtered(p, filter).count(db).await?)
+    let index = index_query(db, p, filter, i64::MAX).await?;
+    Ok(filtered(p, filter, index.as_deref()).count(db).await?)
 }
 
 /// How many of the principal's clients match, counting at most `limit`
 /// rows: the cost is bounded by the limit, whatever the partner's size.
 pub async fn count_matching_upto(db: &impl ConnectionTrait, p: &Principal, filter: &Filter, limit: u64) -> Result<u64> {
-    Ok(filtered(p, filter).select_only().column(client::Column::Id).limit(limit).count(db).await?)
+    let index = index_query(db, p, filter, i64::MAX).await?;
+    Ok(filtered(p, filter, index.as_deref()).select_only().column(client::Column::Id).limit(limit).count(db).await?)
 }
 
 /// The principal's client with this clientId, as a query; `None` for a

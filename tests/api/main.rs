@@ -17,3 +17,4 @@ mod provisioning;
 mod relay;
 mod rls;
 mod schema;
+mod search_parity;
