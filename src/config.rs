@@ -161,6 +161,28 @@ impl Limits {
     }
 }
 
+/// Rate limits shared by every replica (README, "Replicas").
+#[derive(Args, Clone, Debug)]
+pub struct RateArgs {
+    /// Redis that holds the rate-limit counters of all replicas
+    /// (`redis://[:PASSWORD@]HOST[:PORT][/DB]`). Without it, each replica
+    /// limits on its own.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<Secret>,
+    /// Prefix of the rate-limit keys in Redis: replicas that share limits
+    /// share it; another deployment on the same Redis picks its own.
+    #[arg(long, env = "RATE_LIMIT_PREFIX", default_value = RateArgs::DEFAULT_PREFIX)]
+    pub rate_limit_prefix: String,
+    /// Longest wait for Redis per check, in milliseconds; slower or failed
+    /// checks are decided by this replica's own limiter instead.
+    #[arg(long, env = "RATE_LIMIT_REDIS_TIMEOUT_MS", default_value_t = 50)]
+    pub rate_limit_redis_timeout_ms: u64,
+}
+
+impl RateArgs {
+    pub const DEFAULT_PREFIX: &str = "partner-clients:rl:";
+}
+
 /// Everything `serve` needs.
 #[derive(Args, Clone, Debug)]
 pub struct ServeArgs {
@@ -200,6 +222,8 @@ pub struct ServeArgs {
     pub jwt: JwtArgs,
     #[command(flatten)]
     pub limits: Limits,
+    #[command(flatten)]
+    pub rate: RateArgs,
 }
 
 /// An address (`10.1.2.3`, `::1`) or a CIDR range (`10.0.0.0/8`).

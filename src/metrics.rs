@@ -61,6 +61,7 @@ pub struct Metrics {
     pub db_pool_in_use: Gauge,
     pub db_pool_idle: Gauge,
     pub rate_limited: Family<KindLabels, Counter>,
+    pub rate_limit_backend_errors: Counter,
     pub transport_refusals: Family<ReasonLabels, Counter>,
     pub clients_provisioned: Counter,
     pub assignment_changes: Family<KindLabels, Counter>,
@@ -84,6 +85,7 @@ impl Metrics {
         let db_pool_in_use = Gauge::default();
         let db_pool_idle = Gauge::default();
         let rate_limited = Family::<KindLabels, Counter>::default();
+        let rate_limit_backend_errors = Counter::default();
         let transport_refusals = Family::<ReasonLabels, Counter>::default();
         let clients_provisioned = Counter::default();
         let assignment_changes = Family::<KindLabels, Counter>::default();
@@ -107,6 +109,11 @@ impl Metrics {
             rate_limited.clone(),
         );
         registry.register(
+            "rate_limit_backend_errors",
+            "Rate-limit checks Redis failed or answered too late (each decided by the replica's own limiter)",
+            rate_limit_backend_errors.clone(),
+        );
+        registry.register(
             "transport_refusals",
             "Requests refused before any GraphQL work, by reason",
             transport_refusals.clone(),
@@ -127,6 +134,7 @@ impl Metrics {
             db_pool_in_use,
             db_pool_idle,
             rate_limited,
+            rate_limit_backend_errors,
             transport_refusals,
             clients_provisioned,
             assignment_changes,

@@ -3,6 +3,7 @@
 //! - `transport`: GraphQL over HTTP (methods, media types, body rules);
 //! - `pipeline`: authenticate, rate-limit, parse, check, run, count;
 //! - `rate`: per-principal and per-address limits, the client's address;
+//! - `rate_redis`: those limits shared by every replica through Redis;
 //! - `parse_cache`: parsed documents of the frontend's repeated operations;
 //! - `graphiql`: the page administrators explore the API with.
 //!
@@ -14,8 +15,10 @@ mod graphiql;
 mod parse_cache;
 mod pipeline;
 mod rate;
+mod rate_redis;
 mod transport;
 
+pub use rate_redis::RedisLimiter;
 pub use transport::GRAPHQL_RESPONSE_JSON;
 
 use crate::auth::Authenticator;
@@ -51,6 +54,8 @@ pub struct AppConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `/metrics` is served elsewhere (`METRICS_BIND`), not on the main router.
     pub metrics_elsewhere: bool,
+    /// Rate limits shared with the other replicas (`REDIS_URL`).
+    pub shared_limits: Option<RedisLimiter>,
 }
 
 impl Default for AppConfig {
@@ -61,19 +66,28 @@ impl Default for AppConfig {
             graphiql_assets: None,
             trusted_proxies: vec![],
             metrics_elsewhere: false,
+            shared_limits: None,
         }
     }
 }
 
 impl AppConfig {
-    pub fn from_args(args: &ServeArgs) -> Self {
-        AppConfig {
+    /// Inside a tokio runtime (the Redis connection manager lives on it).
+    pub fn from_args(args: &ServeArgs) -> anyhow::Result<Self> {
+        let rate = &args.rate;
+        let timeout = Duration::from_millis(rate.rate_limit_redis_timeout_ms);
+        let shared_limits = match &rate.redis_url {
+            Some(url) => Some(RedisLimiter::new(url.expose(), &rate.rate_limit_prefix, timeout)?),
+            None => None,
+        };
+        Ok(AppConfig {
             limits: args.limits.clone(),
             introspection: !args.no_introspection,
             graphiql_assets: args.graphiql_assets.clone(),
             trusted_proxies: args.trusted_proxies.clone(),
             metrics_elsewhere: args.metrics_bind.is_some(),
-        }
+            shared_limits,
+        })
     }
 }
 
@@ -114,7 +128,7 @@ impl AppState {
         let schema = extend(graphql::builder(config.introspection)).data(env).finish();
         Arc::new(AppState {
             rules: Rules::new(&limits, config.introspection),
-            rate: RateLimits::new(&limits),
+            rate: RateLimits::new(&limits, config.shared_limits, metrics.rate_limit_backend_errors.clone()),
             parsed: ParseCache::default(),
             db,
             auth,
@@ -134,7 +148,17 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         // The least-privilege pool (DESIGN §8); migrations ran before, as the owner.
         let db = crate::db::connect_as_app(&args.db, Some(metrics.clone())).await?;
-        Ok(AppState::new(db, auth, metrics, AppConfig::from_args(args)))
+        let config = AppConfig::from_args(args)?;
+        if let Some(redis) = &config.shared_limits {
+            // Not fatal: until Redis answers, each replica limits on its own.
+            match redis.ping().await {
+                Ok(()) => tracing::info!("rate limits shared through Redis"),
+                Err(error) => {
+                    tracing::warn!(%error, "rate limits: Redis unreachable at start-up, limits are per replica until it answers")
+                }
+            }
+        }
+        Ok(AppState::new(db, auth, metrics, config))
     }
 }
 

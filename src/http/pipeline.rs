@@ -7,7 +7,7 @@
 //! document could otherwise hold a worker thread for minutes, where no
 //! timeout can interrupt it (`graphql::limits`).
 
-use super::rate::{ClientAddr, RateLimits};
+use super::rate::{ClientAddr, Limit};
 use super::transport::{self, refuse, reply, Media, Payload};
 use super::AppState;
 use crate::error::{AppError, Code};
@@ -51,7 +51,7 @@ pub async fn execute(state: &AppState, call: Call<'_>, mut request: async_graphq
         Err(resp) => return resp,
     };
     span.record("principal", tracing::field::display(principal.user_id));
-    if let Err(wait) = RateLimits::check(&state.rate.requests, principal.user_id) {
+    if let Err(wait) = state.rate.check(Limit::Requests, principal.user_id).await {
         Metrics::count(&state.metrics.rate_limited, "request", 1);
         return too_many(wait, media);
     }
@@ -69,7 +69,7 @@ pub async fn execute(state: &AppState, call: Call<'_>, mut request: async_graphq
         if call.method == Method::GET {
             return transport::mutation_over_get(state, media);
         }
-        if let Err(wait) = RateLimits::check(&state.rate.mutations, principal.user_id) {
+        if let Err(wait) = state.rate.check(Limit::Mutations, principal.user_id).await {
             Metrics::count(&state.metrics.rate_limited, "mutation", 1);
             return too_many(wait, media);
         }
@@ -101,7 +101,7 @@ async fn authenticate(state: &AppState, call: &Call<'_>, started: Instant) -> Re
         Err(e) => e,
     };
     if matches!(e, AppError::Unauthenticated) {
-        if let Err(wait) = state.rate.check_anonymous(call.client.0) {
+        if let Err(wait) = state.rate.check_anonymous(call.client.0).await {
             Metrics::count(&state.metrics.rate_limited, "anonymous", 1);
             tracing::info!(client = ?call.client.0, "anonymous rate limit");
             return Err(too_many(wait, call.media));

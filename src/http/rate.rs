@@ -1,27 +1,43 @@
 //! Rate limits: per principal (requests, mutations) and, for requests without
-//! a valid token, per client address. Each replica keeps its own counts.
+//! a valid token, per client address. With `REDIS_URL` the counts are shared
+//! by every replica (`rate_redis`); without it, or while Redis fails, each
+//! replica keeps its own.
 //!
 //! The client address is the TCP peer, unless the peer is one of
 //! `TRUSTED_PROXIES`: then it is the right-most `X-Forwarded-For` entry that
 //! is not itself a trusted proxy (entries to its left are client-written and
 //! could be anything).
 
+use super::rate_redis::{RedisLimiter, Shared};
 use super::AppState;
 use crate::config::Limits;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use ipnet::IpNet;
+use prometheus_client::metrics::counter::Counter;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// The per-principal limits.
+#[derive(Copy, Clone, Debug)]
+pub enum Limit {
+    Requests,
+    Mutations,
+}
+
 pub struct RateLimits {
-    pub requests: DefaultKeyedRateLimiter<Uuid>,
-    pub mutations: DefaultKeyedRateLimiter<Uuid>,
+    /// The shared limiter, when `REDIS_URL` is set.
+    shared: Option<Shared>,
+    /// This replica's own limiters: the only ones without Redis, the
+    /// fallback while Redis fails.
+    requests: DefaultKeyedRateLimiter<Uuid>,
+    mutations: DefaultKeyedRateLimiter<Uuid>,
     anonymous: DefaultKeyedRateLimiter<IpAddr>,
+    limits: Limits,
     /// Anonymous checks since the last pruning.
     checks: std::sync::atomic::AtomicU32,
 }
@@ -38,24 +54,41 @@ fn wait_secs(not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> u
 }
 
 impl RateLimits {
-    pub fn new(limits: &Limits) -> Self {
+    /// `backend_errors` counts the checks Redis failed.
+    pub fn new(limits: &Limits, shared: Option<RedisLimiter>, backend_errors: Counter) -> Self {
         RateLimits {
+            shared: shared.map(|redis| Shared::new(redis, backend_errors)),
             requests: DefaultKeyedRateLimiter::keyed(per_minute(limits.requests_per_minute)),
             mutations: DefaultKeyedRateLimiter::keyed(per_minute(limits.mutations_per_minute)),
             anonymous: DefaultKeyedRateLimiter::keyed(per_minute(limits.anonymous_per_minute)),
+            limits: limits.clone(),
             checks: Default::default(),
         }
     }
 
-    /// `Err(seconds to wait)` when the principal is over its limit.
-    pub fn check(limiter: &DefaultKeyedRateLimiter<Uuid>, key: Uuid) -> Result<(), u64> {
-        limiter.check_key(&key).map_err(wait_secs)
+    /// `Err(seconds to wait)` when the principal is over the limit.
+    pub async fn check(&self, limit: Limit, principal: Uuid) -> Result<(), u64> {
+        let (name, n, local) = match limit {
+            Limit::Requests => ("req", self.limits.requests_per_minute, &self.requests),
+            Limit::Mutations => ("mut", self.limits.mutations_per_minute, &self.mutations),
+        };
+        if let Some(shared) = &self.shared {
+            if let Some(verdict) = shared.check(&format!("{name}:{principal}"), n).await {
+                return verdict;
+            }
+        }
+        local.check_key(&principal).map_err(wait_secs)
     }
 
     /// Count a request without a valid token against its client address.
     /// Requests whose address is unknown (no peer information) share one key.
-    pub fn check_anonymous(&self, client: Option<IpAddr>) -> Result<(), u64> {
+    pub async fn check_anonymous(&self, client: Option<IpAddr>) -> Result<(), u64> {
         let key = client.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        if let Some(shared) = &self.shared {
+            if let Some(verdict) = shared.check(&format!("anon:{key}"), self.limits.anonymous_per_minute).await {
+                return verdict;
+            }
+        }
         self.prune_now_and_then();
         self.anonymous.check_key(&key).map_err(wait_secs)
     }

@@ -59,6 +59,8 @@ pub struct Options {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `METRICS_BIND`: serve `/metrics` on a second listener ([`TestApp::metrics_addr`]).
     pub metrics_elsewhere: bool,
+    /// `REDIS_URL` and `RATE_LIMIT_PREFIX`: rate limits shared through Redis.
+    pub shared_limits: Option<partner_clients::http::RedisLimiter>,
 }
 
 impl Default for Options {
@@ -78,6 +80,7 @@ impl Default for Options {
             extend_schema: |b| b,
             trusted_proxies: vec![],
             metrics_elsewhere: false,
+            shared_limits: None,
         }
     }
 }
@@ -87,6 +90,8 @@ pub struct TestApp {
     /// The `METRICS_BIND` listener, when [`Options::metrics_elsewhere`].
     pub metrics_addr: Option<std::net::SocketAddr>,
     pub backend: Backend,
+    /// The database's URL (what a second replica connects to).
+    pub db_url: String,
     pub db: DatabaseConnection,
     pub state: Arc<AppState>,
     pub http: reqwest::Client,
@@ -222,7 +227,7 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
     db_args.db_statement_timeout_secs = opts.statement_timeout_secs;
     // The test's own connection (fixtures, migrations) is not counted in the
     // app's metrics.
-    let db = partner_clients::db::connect(&DbArgs::for_url(url), None).await.unwrap();
+    let db = partner_clients::db::connect(&DbArgs::for_url(url.clone()), None).await.unwrap();
     {
         use migration::MigratorTrait;
         migration::Migrator::up(&db, None).await.unwrap();
@@ -236,6 +241,7 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
         introspection: opts.introspection,
         trusted_proxies: opts.trusted_proxies,
         metrics_elsewhere: opts.metrics_elsewhere,
+        shared_limits: opts.shared_limits,
         ..AppConfig::default()
     };
     let state = AppState::with_schema(app_db, auth, metrics, config, opts.extend_schema);
@@ -255,7 +261,7 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
         None
     };
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-    Some(TestApp { addr, metrics_addr, backend, db, state, http, _guard: guard })
+    Some(TestApp { addr, metrics_addr, backend, db_url: url, db, state, http, _guard: guard })
 }
 
 /// A GraphQL response: HTTP status, headers and JSON body.

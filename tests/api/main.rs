@@ -13,6 +13,7 @@ mod counting;
 mod hardening;
 mod hostile;
 mod ops;
+mod replicas;
 mod provisioning;
 mod relay;
 mod rls;
