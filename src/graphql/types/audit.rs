@@ -50,7 +50,7 @@ impl AuditEvent {
             None => Ok(None),
         }
     }
-    /// When the change was committed.
+    /// When the change was made (its transaction commits at about that time).
     async fn occurred_at(&self) -> DateTime<Utc> {
         self.row.occurred_at
     }
