@@ -4,14 +4,16 @@
 //! On PostgreSQL every statement of a request runs inside a transaction that
 //! first set `app.partner_id`, `app.user_id` and `app.role`
 //! ([`crate::db::begin_tenant`]), on a pool whose connections run as the
-//! least-privilege role under forced row-level security. Reads share one
-//! transaction per request, begun lazily on the first read; each mutation
-//! opens its own write transaction with the same settings. READ COMMITTED
-//! makes every statement of the read transaction see what the request's
-//! own mutations committed before it. When the request ends (answered,
-//! failed, timed out or panicked), [`TenantDb::finish`] rolls the read
-//! transaction back: the settings are transaction-local, so the pooled
-//! connection carries nothing into the next request.
+//! least-privilege role under forced row-level security. A query's reads
+//! share one transaction, begun lazily on the first read; when the request
+//! ends (answered, failed, timed out or panicked), [`TenantDb::finish`] rolls
+//! it back: the settings are transaction-local, so the pooled connection
+//! carries nothing into the next request. Each mutation opens its own write
+//! transaction with the same settings, and a mutation request's reads (its
+//! payloads) each run in a short transaction of their own: a read
+//! transaction held across the next mutation's write would hold a second
+//! connection per request, and a full pool of such requests would wait on
+//! itself.
 //!
 //! SQLite has no roles and no row-level security: reads go to the pool
 //! directly (a long read transaction there would pin a snapshot and hide the
@@ -27,18 +29,25 @@ use tokio::sync::OnceCell;
 pub struct TenantDb {
     pool: DatabaseConnection,
     principal: Principal,
+    /// A mutation request: no read transaction is shared across its writes.
+    writes: bool,
     read: OnceCell<DatabaseTransaction>,
 }
 
 impl TenantDb {
-    pub fn new(pool: DatabaseConnection, principal: Principal) -> Arc<Self> {
-        Arc::new(TenantDb { pool, principal, read: OnceCell::new() })
+    /// `writes`: the request is a mutation.
+    pub fn new(pool: DatabaseConnection, principal: Principal, writes: bool) -> Arc<Self> {
+        Arc::new(TenantDb { pool, principal, writes, read: OnceCell::new() })
     }
 
     /// Where the request's reads run.
     pub async fn reader(&self) -> Result<DatabaseExecutor<'_>> {
         if self.pool.get_database_backend() != DbBackend::Postgres {
             return Ok(DatabaseExecutor::Connection(&self.pool));
+        }
+        if self.writes {
+            // Dropped after use: sqlx rolls it back before the connection's next statement.
+            return Ok(DatabaseExecutor::OwnedTransaction(begin_tenant(&self.pool, &self.principal, false).await?));
         }
         let txn = self.read.get_or_try_init(|| begin_tenant(&self.pool, &self.principal, false)).await?;
         Ok(DatabaseExecutor::Transaction(txn))

@@ -10,6 +10,7 @@ mod m20261128_000002_search_indexes;
 mod m20261201_000001_audit_event_uuid;
 mod m20261205_000001_row_level_security;
 mod m20261206_000001_sqlite_search_index;
+mod m20261207_000001_rls_search;
 
 pub use m20261205_000001_row_level_security::{valid_role_name, APP_ROLE_SETTING, DEFAULT_APP_ROLE};
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_audit_event_uuid::Migration),
             Box::new(m20261205_000001_row_level_security::Migration),
             Box::new(m20261206_000001_sqlite_search_index::Migration),
+            Box::new(m20261207_000001_rls_search::Migration),
         ]
     }
 }

@@ -156,13 +156,13 @@ fn expand(expr: &str) -> String {
 }
 
 /// Quote an identifier for DDL.
-fn ident(name: &str) -> String {
+pub(crate) fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// The role to create and grant to: the `--db-app-role` flag (through the
 /// session setting `db::connect` passes), else `DB_APP_ROLE`, else the default.
-async fn app_role(db: &SchemaManagerConnection<'_>) -> Result<String, DbErr> {
+pub(crate) async fn app_role(db: &SchemaManagerConnection<'_>) -> Result<String, DbErr> {
     let row = db
         .query_one_raw(Statement::from_string(
             DatabaseBackend::Postgres,
@@ -184,7 +184,7 @@ async fn app_role(db: &SchemaManagerConnection<'_>) -> Result<String, DbErr> {
 
 /// Row security is FORCEd: an owner held to the policies would see no row
 /// (and this migration's helpers would recurse). Refuse loudly instead.
-const REQUIRE_BYPASS: &str = "DO $$ BEGIN
+pub(crate) const REQUIRE_BYPASS: &str = "DO $$ BEGIN
   IF NOT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user) THEN
     RAISE EXCEPTION 'migrate must run as a role that bypasses row-level security: a superuser, or one given BYPASSRLS (as a superuser: ALTER ROLE % BYPASSRLS)',
       quote_ident(current_user);

@@ -75,7 +75,7 @@ pub async fn execute(state: &AppState, call: Call<'_>, mut request: async_graphq
         }
     }
 
-    let (resp, code) = run(state, principal, request).await;
+    let (resp, code) = run(state, principal, request, picked.ty == OperationType::Mutation).await;
     let outcome = code.map_or(OK, Code::as_str);
     let elapsed = started.elapsed();
     state.metrics.observe_request(picked.label, outcome, elapsed.as_secs_f64());
@@ -170,14 +170,17 @@ async fn run(
     state: &AppState,
     principal: Principal,
     request: async_graphql::Request,
+    writes: bool,
 ) -> (async_graphql::Response, Option<Code>) {
-    let tenant = TenantDb::new(state.db.clone(), principal.clone());
+    let tenant = TenantDb::new(state.db.clone(), principal.clone(), writes);
     let request = request.data(Loaders::new(tenant.clone(), principal.clone())).data(tenant.clone()).data(principal);
     let run = AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
     let outcome = tokio::time::timeout(state.limits.request_timeout(), run).await;
     // The resolvers are gone (finished, or dropped by the timeout): end the
-    // request's read transaction, and with it its tenant settings.
-    tenant.finish().await;
+    // request's read transaction, and with it its tenant settings. In the
+    // background: after a timeout the connection may still be busy with the
+    // cancelled statement, and the answer must not wait for it.
+    tokio::spawn(tenant.finish());
     let mut resp = match outcome {
         Ok(Ok(resp)) => resp,
         Ok(Err(panic)) => {

@@ -61,6 +61,8 @@ pub struct Options {
     pub metrics_elsewhere: bool,
     /// `REDIS_URL` and `RATE_LIMIT_PREFIX`: rate limits shared through Redis.
     pub shared_limits: Option<partner_clients::http::RedisLimiter>,
+    /// `DB_MAX_CONNECTIONS` of the server's pool (default 10).
+    pub pool_size: Option<u32>,
 }
 
 impl Default for Options {
@@ -81,6 +83,7 @@ impl Default for Options {
             trusted_proxies: vec![],
             metrics_elsewhere: false,
             shared_limits: None,
+            pool_size: None,
         }
     }
 }
@@ -225,6 +228,9 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
     };
     let mut db_args = DbArgs::for_url(app_url);
     db_args.db_statement_timeout_secs = opts.statement_timeout_secs;
+    if let Some(n) = opts.pool_size {
+        db_args.db_max_connections = n;
+    }
     // The test's own connection (fixtures, migrations) is not counted in the
     // app's metrics.
     let db = partner_clients::db::connect(&DbArgs::for_url(url.clone()), None).await.unwrap();

@@ -17,5 +17,6 @@ mod provisioning;
 mod relay;
 mod replicas;
 mod rls;
+mod rls_requests;
 mod schema;
 mod search_parity;
