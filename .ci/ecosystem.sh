@@ -124,7 +124,7 @@ run_codegen() { $deps_ok && rm -rf codegen/generated && (cd codegen && npm run -
 run_schema_lint() { $deps_ok && (cd codegen && npm run --silent lint:schema); }
 run_typecheck() {
   $deps_ok || return 1
-  [[ -f codegen/generated/operations.ts ]] || { log "no generated types to check (codegen failed)"; return 1; }
+  [[ -f codegen/generated/graphql.ts ]] || { log "no generated types to check (codegen failed)"; return 1; }
   (cd codegen && npm run --silent typecheck)
 }
 

@@ -183,6 +183,31 @@ impl RateArgs {
     pub const DEFAULT_PREFIX: &str = "partner-clients:rl:";
 }
 
+/// Which documents a request may run (DESIGN §9, README "Trusted documents").
+#[derive(clap::ValueEnum, Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum TrustedDocuments {
+    /// A `documentId` from the manifest or a free-form `query`.
+    #[default]
+    Accept,
+    /// Partner users may send manifest ids only; administrators may still
+    /// send free-form documents (GraphiQL).
+    RequireForUsers,
+    /// Manifest ids only, for everyone (GraphiQL's free-form queries too).
+    Require,
+}
+
+/// Trusted documents: the manifest and who may bypass it.
+#[derive(Args, Clone, Debug, Default)]
+pub struct TrustedDocumentsArgs {
+    /// Who may send a free-form `query` instead of a manifest `documentId`.
+    #[arg(long, env = "TRUSTED_DOCUMENTS", value_enum, default_value_t = TrustedDocuments::Accept)]
+    pub trusted_documents: TrustedDocuments,
+    /// The manifest (graphql-codegen's `persisted-documents.json`) to serve
+    /// instead of the one built into the binary; read once at start-up.
+    #[arg(long, env = "TRUSTED_DOCUMENTS_FILE")]
+    pub trusted_documents_file: Option<PathBuf>,
+}
+
 /// Everything `serve` needs.
 #[derive(Args, Clone, Debug)]
 pub struct ServeArgs {
@@ -224,6 +249,8 @@ pub struct ServeArgs {
     pub limits: Limits,
     #[command(flatten)]
     pub rate: RateArgs,
+    #[command(flatten)]
+    pub trusted: TrustedDocumentsArgs,
 }
 
 /// An address (`10.1.2.3`, `::1`) or a CIDR range (`10.0.0.0/8`).

@@ -39,6 +39,10 @@ pub enum Code {
     GraphqlParseFailed,
     /// The document is not valid against the schema or breaks a limit.
     GraphqlValidationFailed,
+    /// A `documentId` that is not in the trusted-document manifest.
+    PersistedDocumentNotFound,
+    /// A free-form `query` where `TRUSTED_DOCUMENTS` requires a `documentId`.
+    PersistedDocumentRequired,
 }
 
 impl Code {
@@ -54,6 +58,8 @@ impl Code {
         Code::RateLimited,
         Code::GraphqlParseFailed,
         Code::GraphqlValidationFailed,
+        Code::PersistedDocumentNotFound,
+        Code::PersistedDocumentRequired,
     ];
 
     /// The HTTP status of a request refused with this code as a whole; errors
@@ -64,6 +70,9 @@ impl Code {
             Code::Forbidden => http::StatusCode::FORBIDDEN,
             Code::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
             Code::RateLimited => http::StatusCode::TOO_MANY_REQUESTS,
+            // Whatever the media type: the request named no document we run
+            // (DESIGN §9).
+            Code::PersistedDocumentNotFound | Code::PersistedDocumentRequired => http::StatusCode::BAD_REQUEST,
             _ => http::StatusCode::OK,
         }
     }
@@ -80,6 +89,8 @@ impl Code {
             Code::RateLimited => "RATE_LIMITED",
             Code::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Code::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+            Code::PersistedDocumentNotFound => "PERSISTED_DOCUMENT_NOT_FOUND",
+            Code::PersistedDocumentRequired => "PERSISTED_DOCUMENT_REQUIRED",
         }
     }
 }

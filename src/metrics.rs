@@ -145,13 +145,9 @@ impl Metrics {
 
     /// Every label combination, at zero: the label sets are all known up front.
     fn create_every_series(&self) {
-        let mut operations: Vec<&'static str> = crate::operations::known().iter().map(String::as_str).collect();
-        operations.push(crate::operations::OTHER);
-        for &operation in &operations {
-            let _ = self.request_seconds.get_or_create(&OperationLabels { operation });
-            for code in std::iter::once(OK).chain(crate::error::Code::ALL.iter().map(|c| c.as_str())) {
-                let _ = self.requests.get_or_create(&RequestLabels { operation, code });
-            }
+        let embedded = crate::operations::Manifest::embedded();
+        for operation in embedded.names().chain([crate::operations::OTHER]) {
+            self.create_operation_series(operation);
         }
         for &reason in TRANSPORT_REASONS {
             let _ = self.transport_refusals.get_or_create(&ReasonLabels { reason });
@@ -161,6 +157,15 @@ impl Metrics {
         }
         for &kind in ASSIGNMENT_KINDS {
             let _ = self.assignment_changes.get_or_create(&KindLabels { kind });
+        }
+    }
+
+    /// The series of one operation label, at zero (those of a
+    /// `TRUSTED_DOCUMENTS_FILE` manifest are added at start-up).
+    pub fn create_operation_series(&self, operation: &'static str) {
+        let _ = self.request_seconds.get_or_create(&OperationLabels { operation });
+        for code in std::iter::once(OK).chain(crate::error::Code::ALL.iter().map(|c| c.as_str())) {
+            let _ = self.requests.get_or_create(&RequestLabels { operation, code });
         }
     }
 

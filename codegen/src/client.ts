@@ -1,15 +1,24 @@
-// A minimal typed fetcher for the generated operation types, and a few
-// compile-time checks that the generated types say what the contract says.
+// A minimal typed client for the generated documents, and a few compile-time
+// checks that the generated types say what the contract says.
 // `npm run typecheck` compiles this against generated/ (after `npm run codegen`).
-import type {
-  ClientPanelQuery,
-  ClientPanelQueryVariables,
-  ClientsListQuery,
-  ClientsListQueryVariables,
-  ProvisionClientMutation,
-  ViewerQuery,
-} from '../generated/operations';
-import type { UserErrorCode } from '../generated/schema';
+//
+// Requests carry the document's trusted-document id (`documentId`), never its
+// text: the server looks the id up in the manifest that codegen wrote
+// (docs/operations/persisted-documents.json, embedded in the server), so this
+// client works under every TRUSTED_DOCUMENTS mode. README, "Trusted documents".
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import {
+  ClientPanelDocument,
+  ClientsListDocument,
+  ViewerDocument,
+  type ClientPanelQuery,
+  type ClientPanelQueryVariables,
+  type ClientsListQuery,
+  type ClientsListQueryVariables,
+  type ProvisionClientMutation,
+  type UserErrorCode,
+  type ViewerQuery,
+} from '../generated/graphql';
 
 export type GraphQLErrorCode =
   | 'UNAUTHENTICATED'
@@ -21,7 +30,9 @@ export type GraphQLErrorCode =
   | 'SERVICE_UNAVAILABLE'
   | 'RATE_LIMITED'
   | 'GRAPHQL_PARSE_FAILED'
-  | 'GRAPHQL_VALIDATION_FAILED';
+  | 'GRAPHQL_VALIDATION_FAILED'
+  | 'PERSISTED_DOCUMENT_NOT_FOUND'
+  | 'PERSISTED_DOCUMENT_REQUIRED';
 
 export interface GraphQLError {
   message: string;
@@ -34,23 +45,69 @@ export interface GraphQLResponse<TData> {
   errors?: GraphQLError[];
 }
 
-/** POST one operation; the caller passes the document text (e.g. from docs/operations). */
-export async function request<TData, TVariables extends Record<string, unknown>>(
+/** The trusted-document id codegen gave a generated document (`sha256:<hex>`). */
+export function documentId(document: TypedDocumentNode<unknown, never>): string {
+  const id = (document as { __meta__?: { hash?: unknown } }).__meta__?.hash;
+  if (typeof id !== 'string') {
+    throw new Error('not a generated document with a trusted-document id: run `npm run codegen`');
+  }
+  return id;
+}
+
+/**
+ * Run one generated operation by its id. POST by default; `method: 'GET'`
+ * (queries only: the server refuses mutations over GET with 405) puts the id
+ * and variables in the URL, `?documentId=…&variables=…`, for HTTP caches.
+ */
+export async function request<TData, TVariables>(
   endpoint: string,
   token: string,
-  query: string,
+  document: TypedDocumentNode<TData, TVariables>,
   variables: TVariables,
+  options: { method?: 'POST' | 'GET' } = {},
 ): Promise<GraphQLResponse<TData>> {
-  const response = await fetch(endpoint, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json, application/json',
-      authorization: `Bearer ${token}`,
-    },
-    body: JSON.stringify({ query, variables }),
-  });
+  const id = documentId(document as TypedDocumentNode<unknown, never>);
+  const headers = {
+    accept: 'application/graphql-response+json, application/json',
+    authorization: `Bearer ${token}`,
+  };
+  let response: Response;
+  if (options.method === 'GET') {
+    const url = new URL(endpoint);
+    url.searchParams.set('documentId', id);
+    url.searchParams.set('variables', JSON.stringify(variables ?? {}));
+    response = await fetch(url, { method: 'GET', headers });
+  } else {
+    response = await fetch(endpoint, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ documentId: id, variables }),
+    });
+  }
   return (await response.json()) as GraphQLResponse<TData>;
+}
+
+/** Who is signed in: the first request of the page. */
+export function viewer(endpoint: string, token: string): Promise<GraphQLResponse<ViewerQuery>> {
+  return request(endpoint, token, ViewerDocument, {});
+}
+
+/** A page of the client list, over GET. */
+export function clientsPage(
+  endpoint: string,
+  token: string,
+  variables: ClientsListQueryVariables,
+): Promise<GraphQLResponse<ClientsListQuery>> {
+  return request(endpoint, token, ClientsListDocument, variables, { method: 'GET' });
+}
+
+/** The selected client's panel. */
+export function clientPanel(
+  endpoint: string,
+  token: string,
+  variables: ClientPanelQueryVariables,
+): Promise<GraphQLResponse<ClientPanelQuery>> {
+  return request(endpoint, token, ClientPanelDocument, variables);
 }
 
 // --- compile-time checks -------------------------------------------------

@@ -4,7 +4,8 @@
 //! - `pipeline`: authenticate, rate-limit, parse, check, run, count;
 //! - `rate`: per-principal and per-address limits, the client's address;
 //! - `rate_redis`: those limits shared by every replica through Redis;
-//! - `parse_cache`: parsed documents of the frontend's repeated operations;
+//! - `parse_cache`: parsed documents of the frontend's repeated operations
+//!   (trusted documents are parsed once, in `crate::operations`);
 //! - `graphiql`: the page administrators explore the API with.
 //!
 //! Who-are-you failures are HTTP 401, refused accounts HTTP 403, rate limits
@@ -22,11 +23,12 @@ pub use rate_redis::RedisLimiter;
 pub use transport::GRAPHQL_RESPONSE_JSON;
 
 use crate::auth::Authenticator;
-use crate::config::{Limits, ServeArgs};
+use crate::config::{Limits, ServeArgs, TrustedDocuments};
 use crate::graphql::context::Env;
 use crate::graphql::limits::Rules;
 use crate::graphql::{self, AppSchema};
 use crate::metrics::Metrics;
+use crate::operations::Manifest;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, Request, StatusCode};
@@ -56,6 +58,10 @@ pub struct AppConfig {
     pub metrics_elsewhere: bool,
     /// Rate limits shared with the other replicas (`REDIS_URL`).
     pub shared_limits: Option<RedisLimiter>,
+    /// Who may send free-form documents (`TRUSTED_DOCUMENTS`).
+    pub trusted_documents: TrustedDocuments,
+    /// The trusted documents: the embedded manifest or `TRUSTED_DOCUMENTS_FILE`.
+    pub manifest: &'static Manifest,
 }
 
 impl Default for AppConfig {
@@ -67,6 +73,8 @@ impl Default for AppConfig {
             trusted_proxies: vec![],
             metrics_elsewhere: false,
             shared_limits: None,
+            trusted_documents: TrustedDocuments::Accept,
+            manifest: Manifest::embedded(),
         }
     }
 }
@@ -80,6 +88,10 @@ impl AppConfig {
             Some(url) => Some(RedisLimiter::new(url.expose(), &rate.rate_limit_prefix, timeout)?),
             None => None,
         };
+        let manifest = match &args.trusted.trusted_documents_file {
+            Some(path) => Manifest::load(path)?,
+            None => Manifest::embedded(),
+        };
         Ok(AppConfig {
             limits: args.limits.clone(),
             introspection: !args.no_introspection,
@@ -87,6 +99,8 @@ impl AppConfig {
             trusted_proxies: args.trusted_proxies.clone(),
             metrics_elsewhere: args.metrics_bind.is_some(),
             shared_limits,
+            trusted_documents: args.trusted.trusted_documents,
+            manifest,
         })
     }
 }
@@ -104,6 +118,8 @@ pub struct AppState {
     rules: Rules,
     rate: RateLimits,
     parsed: ParseCache,
+    trusted_documents: TrustedDocuments,
+    manifest: &'static Manifest,
     graphiql_assets: Option<PathBuf>,
     trusted_proxies: Vec<ipnet::IpNet>,
     metrics_elsewhere: bool,
@@ -126,10 +142,15 @@ impl AppState {
         let limits = config.limits;
         let env = Env { limits: limits.clone(), metrics: metrics.clone(), counts: Default::default() };
         let schema = extend(graphql::builder(config.introspection)).data(env).finish();
+        for name in config.manifest.names() {
+            metrics.create_operation_series(name);
+        }
         Arc::new(AppState {
             rules: Rules::new(&limits, config.introspection),
             rate: RateLimits::new(&limits, config.shared_limits, metrics.rate_limit_backend_errors.clone()),
             parsed: ParseCache::default(),
+            trusted_documents: config.trusted_documents,
+            manifest: config.manifest,
             db,
             auth,
             schema,
@@ -149,6 +170,7 @@ impl AppState {
         // The least-privilege pool (DESIGN §8); migrations ran before, as the owner.
         let db = crate::db::connect_as_app(&args.db, Some(metrics.clone())).await?;
         let config = AppConfig::from_args(args)?;
+        tracing::info!(documents = config.manifest.len(), mode = ?config.trusted_documents, "trusted documents");
         if let Some(redis) = &config.shared_limits {
             // Not fatal: until Redis answers, each replica limits on its own.
             match redis.ping().await {

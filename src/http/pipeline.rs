@@ -1,5 +1,6 @@
 //! Everything after transport, as small named steps: authenticate,
-//! rate-limit, parse, pick the operation, check the document's limits, run
+//! rate-limit, take the trusted document or check that free-form text is
+//! allowed, parse, pick the operation, check the document's limits, run
 //! it with a time limit, code every error, count and log.
 //!
 //! The document limits run here, before async-graphql sees the document:
@@ -10,10 +11,13 @@
 use super::rate::{ClientAddr, Limit};
 use super::transport::{self, refuse, reply, Media, Payload};
 use super::AppState;
+use crate::config::TrustedDocuments;
+use crate::domain::PartnerRole;
 use crate::error::{AppError, Code};
 use crate::graphql::context::Loaders;
 use crate::graphql::errors::{error_response, finalize, with_code};
 use crate::metrics::{Metrics, OK, UNPARSED};
+use crate::operations::Persisted;
 use crate::policy::Principal;
 use crate::tenant::TenantDb;
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
@@ -29,6 +33,8 @@ pub struct Call<'a> {
     pub client: ClientAddr,
     pub method: Method,
     pub media: Media,
+    /// The trusted document the request names instead of sending `query`.
+    pub document_id: Option<String>,
 }
 
 /// The operation a request runs, as far as metrics and rate limits care.
@@ -55,7 +61,11 @@ pub async fn execute(state: &AppState, call: Call<'_>, mut request: async_graphq
         Metrics::count(&state.metrics.rate_limited, "request", 1);
         return too_many(wait, media);
     }
-    let picked = match parse_and_check(state, &mut request) {
+    let trusted = match trusted_document(state, &call, &principal, started) {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    let picked = match parse_and_check(state, &mut request, trusted) {
         Ok(p) => p,
         Err((code, errors)) => {
             state.metrics.observe_request(UNPARSED, code.as_str(), started.elapsed().as_secs_f64());
@@ -116,16 +126,66 @@ async fn authenticate(state: &AppState, call: &Call<'_>, started: Instant) -> Re
     Err(resp)
 }
 
-/// Parse (documents seen before come from the parse cache), check the
-/// document limits, and pick the operation to run.
+/// The manifest's document the request names, or `None` for free-form
+/// text where `TRUSTED_DOCUMENTS` allows it (DESIGN §9). Refusals are HTTP
+/// 400 with no `data`: an unknown id (`PERSISTED_DOCUMENT_NOT_FOUND`), or
+/// free-form text where ids are required (`PERSISTED_DOCUMENT_REQUIRED`).
+// The refusal is answered at once: boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
+fn trusted_document(
+    state: &AppState,
+    call: &Call<'_>,
+    principal: &Principal,
+    started: Instant,
+) -> Result<Option<&'static Persisted>, Response> {
+    let (code, message) = match &call.document_id {
+        Some(id) => match state.manifest.get(id) {
+            Some(doc) => return Ok(Some(doc)),
+            None => {
+                // Only a well-formed id is logged: the rest is client text.
+                let id = if crate::operations::is_sha256_id(id) { id.as_str() } else { "(not sha256:<hex>)" };
+                tracing::info!(document_id = id, "unknown trusted-document id");
+                (Code::PersistedDocumentNotFound, UNKNOWN_DOCUMENT)
+            }
+        },
+        None if free_form_allowed(state.trusted_documents, principal) => return Ok(None),
+        None => (Code::PersistedDocumentRequired, DOCUMENT_REQUIRED),
+    };
+    state.metrics.observe_request(UNPARSED, code.as_str(), started.elapsed().as_secs_f64());
+    tracing::info!(code = code.as_str(), "document refused");
+    Err(refuse(code.http_status(), code, message, call.media))
+}
+
+pub(super) const UNKNOWN_DOCUMENT: &str = "unknown `documentId`: it is not in this server's trusted-document manifest";
+pub(super) const DOCUMENT_REQUIRED: &str =
+    "this server runs trusted documents only: send a `documentId` from its manifest instead of `query`";
+
+/// `TRUSTED_DOCUMENTS`: may this principal send a free-form document?
+pub(super) fn free_form_allowed(mode: TrustedDocuments, principal: &Principal) -> bool {
+    match mode {
+        TrustedDocuments::Accept => true,
+        // Administrators explore with GraphiQL; partner users run the frontend's documents only.
+        TrustedDocuments::RequireForUsers => principal.role == PartnerRole::PartnerAdmin,
+        TrustedDocuments::Require => false,
+    }
+}
+
+/// Parse (a trusted document was parsed at start-up; free-form documents
+/// seen before come from the parse cache), check the document limits, and
+/// pick the operation to run.
 fn parse_and_check(
     state: &AppState,
     request: &mut async_graphql::Request,
+    trusted: Option<&'static Persisted>,
 ) -> Result<Picked, (Code, Vec<async_graphql::ServerError>)> {
-    let cached = state.parsed.get(&request.query);
-    let fresh = cached.is_none();
-    if let Some(doc) = cached {
+    let mut fresh = false;
+    if let Some(trusted) = trusted {
+        request.query.clone_from(&trusted.text);
+        request.set_parsed_query(trusted.doc.clone());
+    } else if let Some(doc) = state.parsed.get(&request.query) {
         request.set_parsed_query(doc);
+    } else {
+        fresh = true;
     }
     let query = fresh.then(|| request.query.clone());
     let name = request.operation_name.clone();
@@ -137,7 +197,7 @@ fn parse_and_check(
         (Code::GraphqlValidationFailed, vec![e])
     };
     state.rules.check(doc, &variables).map_err(|r| invalid(r.0))?;
-    let picked = pick(doc, name.as_deref()).ok_or_else(|| {
+    let picked = pick(state, doc, name.as_deref()).ok_or_else(|| {
         invalid(match &name {
             Some(_) => "the document has no operation of the requested `operationName`".to_owned(),
             None => "the document has several operations: say which with `operationName`".to_owned(),
@@ -149,7 +209,7 @@ fn parse_and_check(
     Ok(picked)
 }
 
-fn pick(doc: &ExecutableDocument, name: Option<&str>) -> Option<Picked> {
+fn pick(state: &AppState, doc: &ExecutableDocument, name: Option<&str>) -> Option<Picked> {
     let mut ops = doc.operations.iter();
     let (op_name, op) = match name {
         Some(want) => ops.find(|(n, _)| n.map(|n| n.as_str()) == Some(want))?,
@@ -161,7 +221,7 @@ fn pick(doc: &ExecutableDocument, name: Option<&str>) -> Option<Picked> {
             first
         }
     };
-    Some(Picked { ty: op.node.ty, label: crate::operations::label(op_name.map(|n| n.as_str())) })
+    Some(Picked { ty: op.node.ty, label: state.manifest.label(op_name.map(|n| n.as_str())) })
 }
 
 /// Run the operation with a time limit, turning a panic into INTERNAL;

@@ -1,7 +1,10 @@
 //! GraphQL over HTTP, the transport rules (DESIGN.md §5–§7): `POST /graphql`
 //! takes one JSON operation (arrays: 400; not JSON: 415; too large: 413);
 //! `GET /graphql` serves GraphiQL to a browser and runs queries, never
-//! mutations (405). Every refusal here is counted by reason
+//! mutations (405). Either names its document by `query` (the text) or by
+//! `documentId` (a trusted document, DESIGN §9), never both: a request with
+//! both is refused (400), since one of the two would be ignored and the
+//! client could not tell which. Every refusal here is counted by reason
 //! (`transport_refusals`) and logged under the request id, and its body is a
 //! request error: `errors` and no `data` entry.
 
@@ -99,23 +102,58 @@ pub async fn graphql_post(
         let msg = "batched requests are not supported: send one operation per request";
         return refuse_transport(&state, "batch", StatusCode::BAD_REQUEST, msg, media);
     }
-    let request: async_graphql::Request = match serde_json::from_slice(&bytes) {
+    let PostBody { document_id, request } = match serde_json::from_slice(&bytes) {
         Ok(r) => r,
         Err(_) => {
-            let msg = "the body must be a JSON object with `query` and optional `operationName` and `variables`";
+            let msg = "the body must be a JSON object with `query` (or `documentId`) and optional `operationName` and `variables`";
             return refuse_transport(&state, "bad_body", StatusCode::BAD_REQUEST, msg, media);
         }
     };
-    if request.query.trim().is_empty() {
-        return refuse_transport(&state, "no_query", StatusCode::BAD_REQUEST, "the body has no `query`", media);
+    let document_id = match one_document(&state, &request.query, document_id, media) {
+        Ok(id) => id,
+        Err(resp) => return resp,
+    };
+    let call = Call { headers: &headers, client, method: Method::POST, media, document_id };
+    pipeline::execute(&state, call, request).await
+}
+
+/// A POST body: the GraphQL-over-HTTP request, or a persisted-document
+/// request (`documentId` instead of `query`).
+#[derive(serde::Deserialize)]
+struct PostBody {
+    #[serde(rename = "documentId")]
+    document_id: Option<String>,
+    #[serde(flatten)]
+    request: async_graphql::Request,
+}
+
+/// Exactly one of `query` and `documentId`; the id, if that is the one.
+// The refusal is answered at once: boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
+fn one_document(
+    state: &AppState,
+    query: &str,
+    document_id: Option<String>,
+    media: Media,
+) -> Result<Option<String>, Response> {
+    match (query.trim().is_empty(), document_id) {
+        (true, None) => {
+            let msg = "the request has no `query` (or `documentId`)";
+            Err(refuse_transport(state, "no_query", StatusCode::BAD_REQUEST, msg, media))
+        }
+        (false, Some(_)) => {
+            let msg = "send either `query` or `documentId`, not both";
+            Err(refuse_transport(state, "bad_body", StatusCode::BAD_REQUEST, msg, media))
+        }
+        (_, id) => Ok(id),
     }
-    pipeline::execute(&state, Call { headers: &headers, client, method: Method::POST, media }, request).await
 }
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetParams {
     query: Option<String>,
+    document_id: Option<String>,
     operation_name: Option<String>,
     variables: Option<String>,
 }
@@ -127,16 +165,21 @@ pub async fn graphql_get(
     Query(params): Query<GetParams>,
 ) -> Response {
     let media = Media::of(&headers);
-    let Some(query) = params.query else {
+    if params.query.is_none() && params.document_id.is_none() {
         let browser =
             headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
         if browser {
             return graphiql::page(state.graphiql_assets.is_some());
         }
-        return refuse_transport(&state, "no_query", StatusCode::BAD_REQUEST, "missing `query` parameter", media);
+    }
+    let query = params.query.unwrap_or_default();
+    let document_id = match one_document(&state, &query, params.document_id, media) {
+        Ok(id) => id,
+        Err(resp) => return resp,
     };
     let mut request = async_graphql::Request::new(query);
-    if let Some(name) = params.operation_name {
+    // An empty `operationName` is no `operationName` (GraphQL over HTTP).
+    if let Some(name) = params.operation_name.filter(|n| !n.is_empty()) {
         request = request.operation_name(name);
     }
     if let Some(vars) = params.variables {
@@ -148,7 +191,8 @@ pub async fn graphql_get(
             }
         }
     }
-    pipeline::execute(&state, Call { headers: &headers, client, method: Method::GET, media }, request).await
+    let call = Call { headers: &headers, client, method: Method::GET, media, document_id };
+    pipeline::execute(&state, call, request).await
 }
 
 /// A mutation sent with GET: 405 with `Allow: POST`.

@@ -63,6 +63,8 @@ pub struct Options {
     pub shared_limits: Option<partner_clients::http::RedisLimiter>,
     /// `DB_MAX_CONNECTIONS` of the server's pool (default 10).
     pub pool_size: Option<u32>,
+    /// `TRUSTED_DOCUMENTS` (default `accept`).
+    pub trusted_documents: partner_clients::config::TrustedDocuments,
 }
 
 impl Default for Options {
@@ -84,6 +86,7 @@ impl Default for Options {
             metrics_elsewhere: false,
             shared_limits: None,
             pool_size: None,
+            trusted_documents: Default::default(),
         }
     }
 }
@@ -248,6 +251,7 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
         trusted_proxies: opts.trusted_proxies,
         metrics_elsewhere: opts.metrics_elsewhere,
         shared_limits: opts.shared_limits,
+        trusted_documents: opts.trusted_documents,
         ..AppConfig::default()
     };
     let state = AppState::with_schema(app_db, auth, metrics, config, opts.extend_schema);

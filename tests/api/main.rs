@@ -20,3 +20,4 @@ mod rls;
 mod rls_requests;
 mod schema;
 mod search_parity;
+mod trusted_documents;
