@@ -35,10 +35,26 @@ pub fn scoped(p: &Principal) -> Select<client::Entity> {
 /// The principal's clients that match the filter. `index`: on SQLite, the
 /// FTS5 query (from [`index_query`]) through which the trigram index picks
 /// the search's candidates; `None`, the `LIKE` conditions alone.
-fn filtered(p: &Principal, f: &Filter, index: Option<&str>) -> Select<client::Entity> {
+///
+/// On PostgreSQL a search goes through `app_search_client_ids` (migration
+/// `m20261207_000001_rls_search`): under forced row-level security `LIKE`
+/// (not leakproof) may not run before the policies, so the trigram indexes
+/// would go unused and every search would scan the table. The function
+/// returns the ids of the tenant's matching clients through the index; the
+/// policies and the scope above still filter every row.
+fn filtered(p: &Principal, f: &Filter, index: Option<&str>, backend: DbBackend) -> Select<client::Entity> {
     let mut q = scoped(p);
     if !f.statuses.is_empty() {
         q = q.filter(client::Column::Status.is_in(f.statuses.iter().map(|s| s.as_str())));
+    }
+    if let (Some(term), DbBackend::Postgres) = (&f.search, backend) {
+        let ids = Query::select()
+            .expr(Expr::cust_with_values(
+                "app_search_client_ids($1, $2)",
+                [Value::from(term.like_pattern()), Value::from(p.searches_contact_fields())],
+            ))
+            .to_owned();
+        return q.filter(client::Column::Id.in_subquery(ids));
     }
     if let Some(term) = &f.search {
         let like = || LikeExpr::new(term.like_pattern()).escape('\\');
@@ -170,7 +186,7 @@ pub async fn page(
     // INCLUDE (status, search columns), so filtering visits no heap rows;
     // only the page itself is read from the table.
     let index = index_query(db, p, filter, PAGE_INDEX_MAX).await?;
-    let ids = req.apply(ks, filtered(p, filter, index.as_deref()).select_only().column(client::Column::Id));
+    let ids = req.apply(ks, filtered(p, filter, index.as_deref(), db.get_database_backend()).select_only().column(client::Column::Id));
     let rows = req.order(ks, client::Entity::find().filter(client::Column::Id.in_subquery(ids.into_query())));
     Ok(req.finish(ks, rows.all(db).await?))
 }
@@ -178,14 +194,14 @@ pub async fn page(
 /// How many of the principal's clients match, counted row by row.
 pub async fn count_matching(db: &impl ConnectionTrait, p: &Principal, filter: &Filter) -> Result<u64> {
     let index = index_query(db, p, filter, i64::MAX).await?;
-    Ok(filtered(p, filter, index.as_deref()).count(db).await?)
+    Ok(filtered(p, filter, index.as_deref(), db.get_database_backend()).count(db).await?)
 }
 
 /// How many of the principal's clients match, counting at most `limit`
 /// rows: the cost is bounded by the limit, whatever the partner's size.
 pub async fn count_matching_upto(db: &impl ConnectionTrait, p: &Principal, filter: &Filter, limit: u64) -> Result<u64> {
     let index = index_query(db, p, filter, i64::MAX).await?;
-    Ok(filtered(p, filter, index.as_deref()).select_only().column(client::Column::Id).limit(limit).count(db).await?)
+    Ok(filtered(p, filter, index.as_deref(), db.get_database_backend()).select_only().column(client::Column::Id).limit(limit).count(db).await?)
 }
 
 /// The principal's client with this clientId, as a query; `None` for a
