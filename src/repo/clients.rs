@@ -32,9 +32,9 @@ pub fn scoped(p: &Principal) -> Select<client::Entity> {
     client::Entity::find().filter(p.client_scope())
 }
 
-/// The principal's clients that match the filter. `index`: on SQLite, the
-/// FTS5 query (from [`index_query`]) through which the trigram index picks
-/// the search's candidates; `None`, the `LIKE` conditions alone.
+/// The principal's clients that match the filter. `index`: on SQLite, how
+/// the trigram index picks the search's candidates (from [`index_query`]);
+/// `None`, the `LIKE` conditions alone.
 ///
 /// On PostgreSQL a search goes through `app_search_client_ids` (migration
 /// `m20261207_000001_rls_search`): under forced row-level security `LIKE`
@@ -42,7 +42,7 @@ pub fn scoped(p: &Principal) -> Select<client::Entity> {
 /// would go unused and every search would scan the table. The function
 /// returns the ids of the tenant's matching clients through the index; the
 /// policies and the scope above still filter every row.
-fn filtered(p: &Principal, f: &Filter, index: Option<&str>, backend: DbBackend) -> Select<client::Entity> {
+fn filtered(p: &Principal, f: &Filter, index: Option<&IndexSearch>, backend: DbBackend) -> Select<client::Entity> {
     let mut q = scoped(p);
     if !f.statuses.is_empty() {
         q = q.filter(client::Column::Status.is_in(f.statuses.iter().map(|s| s.as_str())));
@@ -63,25 +63,26 @@ fn filtered(p: &Principal, f: &Filter, index: Option<&str>, backend: DbBackend) 
             any = any.add(Expr::col(client::Column::SearchContact).like(like()));
         }
         q = q.filter(any);
-        if let Some(fts) = index {
-            // The index's matches drive the query and each is looked up by
-            // rowid; the LIKE above still decides, so the results are the
-            // plain LIKE's. CROSS JOIN keeps SQLite from reordering the join:
-            // without statistics it would rather walk the partner's index in
-            // page order and probe the matches, reading every row of a big
-            // partner when the term is rare.
+        if let Some(ix) = index {
+            // The index's matches in the partner's key range drive the query
+            // and each is looked up by rowid; the LIKE above still decides,
+            // so the results are the plain LIKE's. CROSS JOIN keeps SQLite
+            // from reordering the join: without statistics it would rather
+            // walk the partner's index in page order and probe the matches,
+            // reading every row of a big partner when the term is rare.
             let hits = Query::select()
                 .expr_as(Expr::cust("rowid"), Alias::new("hit"))
-                .from(Alias::new("client_search"))
-                .and_where(Expr::cust_with_values("client_search MATCH ?", [fts.to_owned()]))
+                .from(Alias::new("client_search_index"))
+                .and_where(Expr::cust_with_values(
+                    "client_search_index MATCH ? AND rowid BETWEEN ? AND ?",
+                    [Value::from(ix.fts.clone()), ix.keys.0.into(), ix.keys.1.into()],
+                ))
                 .to_owned();
             QueryTrait::query(&mut q)
                 .from_clear()
                 .from_subquery(hits, Alias::new("search_hits"))
                 .cross_join(client::Entity)
-                .and_where(
-                    Expr::col((Alias::new("search_hits"), Alias::new("hit"))).eq(Expr::cust("\"clients\".rowid")),
-                );
+                .and_where(Expr::cust("\"clients\".rowid = \"search_hits\".\"hit\" & 4294967295"));
         }
     }
     q
@@ -90,14 +91,23 @@ fn filtered(p: &Principal, f: &Filter, index: Option<&str>, backend: DbBackend) 
 /// Terms at least this long can go through the SQLite trigram index (FTS5
 /// matches nothing for shorter ones: they keep the `LIKE` scan).
 const INDEX_MIN_CHARS: usize = 3;
-/// The index picks a search's candidates when the term matches fewer clients
-/// (of every partner: the index is not per tenant) than the principal's
-/// partner has divided by this; a less selective term is cheaper to check
-/// row by row along the partner's own index.
+/// The index picks a search's candidates when the term matches fewer of the
+/// partner's clients than it has, divided by this. Each match costs a lookup
+/// by rowid; a term that matches more is cheaper to check row by row along
+/// the partner's own index in page order. (A page alone might seem to favour
+/// that walk for mid-frequency terms too, but matches cluster in name order,
+/// e.g. a word that starts business names, so the walk can read most of a
+/// big partner before its first match.)
 const INDEX_SHARE: i64 = 4;
-/// For a page (which stops after its rows, where a count reads every match),
-/// the index is used only below this many matches in all.
-const PAGE_INDEX_MAX: i64 = 2000;
+
+/// How the SQLite index serves one search: the FTS5 query and the
+/// principal's partner's range of index keys (migration
+/// `m20261206_000001_sqlite_search_index`: partner rowid << 32 | client rowid).
+#[derive(Clone, Debug)]
+struct IndexSearch {
+    fts: String,
+    keys: (i64, i64),
+}
 
 /// The FTS5 query for a term: the whole term as one phrase (a run of
 /// consecutive trigrams: a substring), `"` doubled, in the columns the
@@ -107,13 +117,12 @@ fn fts_query(term: &SearchTerm, contact: bool) -> String {
     format!("{columns} : \"{}\"", term.as_str().replace('"', "\"\""))
 }
 
-/// SQLite: the FTS5 query through which the index should pick this search's
-/// candidates, or `None` for the `LIKE` scan: on PostgreSQL (its trigram
-/// indexes serve the `LIKE` itself), without a search, for terms under
-/// [`INDEX_MIN_CHARS`], and for terms too common for the index to pay (one
-/// statement: count the index's matches up to the threshold, against the
-/// partner's size from its counters).
-async fn index_query(db: &impl ConnectionTrait, p: &Principal, f: &Filter, cap: i64) -> Result<Option<String>> {
+/// SQLite: how the index should pick this search's candidates, or `None`
+/// for the `LIKE` scan: on PostgreSQL, without a search, for terms under
+/// [`INDEX_MIN_CHARS`], and for terms too common in the partner for the
+/// index to pay. One statement: the partner's key range, and its matches
+/// counted up to the threshold against its size from the counters.
+async fn index_query(db: &impl ConnectionTrait, p: &Principal, f: &Filter) -> Result<Option<IndexSearch>> {
     let Some(term) = &f.search else { return Ok(None) };
     if db.get_database_backend() != DbBackend::Sqlite || term.as_str().chars().count() < INDEX_MIN_CHARS {
         return Ok(None);
@@ -122,18 +131,20 @@ async fn index_query(db: &impl ConnectionTrait, p: &Principal, f: &Filter, cap: 
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
-            "WITH k(n) AS (SELECT max(1, min(coalesce(sum(count), 0) / ?, ?)) \
-               FROM partner_client_counts WHERE partner_id = ?) \
-             SELECT (SELECT count(*) FROM (SELECT 1 FROM client_search WHERE client_search MATCH ? \
+            "WITH k(lo, n) AS (SELECT (SELECT rowid FROM partners WHERE id = ?) << 32, \
+               (SELECT max(1, coalesce(sum(count), 0) / ?) FROM partner_client_counts WHERE partner_id = ?)) \
+             SELECT (SELECT lo FROM k) AS lo, (SELECT count(*) FROM (SELECT 1 FROM client_search_index \
+               WHERE client_search_index MATCH ? AND rowid BETWEEN (SELECT lo FROM k) AND (SELECT lo FROM k) + 4294967295 \
                LIMIT (SELECT n FROM k))) < (SELECT n FROM k) AS selective",
-            [INDEX_SHARE.into(), cap.into(), p.partner_id.into(), fts.clone().into()],
+            [p.partner_id.into(), INDEX_SHARE.into(), p.partner_id.into(), fts.clone().into()],
         ))
         .await?;
-    let selective = match row {
-        Some(r) => r.try_get::<bool>("", "selective")?,
-        None => false,
-    };
-    Ok(selective.then_some(fts))
+    let Some(row) = row else { return Ok(None) };
+    let (lo, selective): (Option<i64>, bool) = (row.try_get("", "lo")?, row.try_get("", "selective")?);
+    Ok(match lo {
+        Some(lo) if selective => Some(IndexSearch { fts, keys: (lo, lo + 0xFFFF_FFFF) }),
+        _ => None,
+    })
 }
 
 /// The ordering's keyset: the sort column, then the id.
@@ -185,23 +196,31 @@ pub async fn page(
     // inner query is an index-only scan of (partner_id, sort_name, id)
     // INCLUDE (status, search columns), so filtering visits no heap rows;
     // only the page itself is read from the table.
-    let index = index_query(db, p, filter, PAGE_INDEX_MAX).await?;
-    let ids = req.apply(ks, filtered(p, filter, index.as_deref(), db.get_database_backend()).select_only().column(client::Column::Id));
+    let index = index_query(db, p, filter).await?;
+    let ids = req.apply(
+        ks,
+        filtered(p, filter, index.as_ref(), db.get_database_backend()).select_only().column(client::Column::Id),
+    );
     let rows = req.order(ks, client::Entity::find().filter(client::Column::Id.in_subquery(ids.into_query())));
     Ok(req.finish(ks, rows.all(db).await?))
 }
 
 /// How many of the principal's clients match, counted row by row.
 pub async fn count_matching(db: &impl ConnectionTrait, p: &Principal, filter: &Filter) -> Result<u64> {
-    let index = index_query(db, p, filter, i64::MAX).await?;
-    Ok(filtered(p, filter, index.as_deref(), db.get_database_backend()).count(db).await?)
+    let index = index_query(db, p, filter).await?;
+    Ok(filtered(p, filter, index.as_ref(), db.get_database_backend()).count(db).await?)
 }
 
 /// How many of the principal's clients match, counting at most `limit`
 /// rows: the cost is bounded by the limit, whatever the partner's size.
 pub async fn count_matching_upto(db: &impl ConnectionTrait, p: &Principal, filter: &Filter, limit: u64) -> Result<u64> {
-    let index = index_query(db, p, filter, i64::MAX).await?;
-    Ok(filtered(p, filter, index.as_deref(), db.get_database_backend()).select_only().column(client::Column::Id).limit(limit).count(db).await?)
+    let index = index_query(db, p, filter).await?;
+    Ok(filtered(p, filter, index.as_ref(), db.get_database_backend())
+        .select_only()
+        .column(client::Column::Id)
+        .limit(limit)
+        .count(db)
+        .await?)
 }
 
 /// The principal's client with this clientId, as a query; `None` for a

@@ -272,20 +272,21 @@ async fn sql(app: &TestApp, s: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_searches_through_the_index_kept_in_step() {
     let w = provision(spawn_app(Backend::Sqlite).await).await;
-    let check = "INSERT INTO client_search (client_search, rank) VALUES ('integrity-check', 1)";
+    let check = "INSERT INTO client_search_index (client_search_index, rank) VALUES ('integrity-check', 1)";
     sql(&w.app, check).await;
     assert_eq!(ids(&w, "bücher").await, ["buecher", "buecherei"]);
     // Take one client out of the index (an external-content delete needs its values).
     sql(
         &w.app,
-        "INSERT INTO client_search (client_search, rowid, search_public, search_contact) \
-         SELECT 'delete', rowid, search_public, search_contact FROM clients WHERE client_id = 'buecher'",
+        "INSERT INTO client_search_index (client_search_index, rowid, search_public, search_contact) \
+         SELECT 'delete', ((SELECT rowid FROM partners WHERE id = partner_id) << 32) | rowid, \
+         search_public, search_contact FROM clients WHERE client_id = 'buecher'",
     )
     .await;
     assert_eq!(ids(&w, "bücher").await, ["buecherei"], "a selective term goes through the index");
     assert!(ids(&w, "bü").await.contains(&"buecher".to_owned()), "two characters: the scan");
     assert!(ids(&w, "example").await.contains(&"buecher".to_owned()), "a common term: the scan");
-    sql(&w.app, "INSERT INTO client_search (client_search) VALUES ('rebuild')").await;
+    sql(&w.app, "INSERT INTO client_search_index (client_search_index) VALUES ('rebuild')").await;
     assert_eq!(ids(&w, "bücher").await, ["buecher", "buecherei"]);
 
     // An update of the search text moves the index with it.
