@@ -49,7 +49,11 @@ export default [
       // - ClientAssignment: a (client, user) pair read through
       //   `Client.assignments`; its user has an id;
       // - EscalationBoundary: a fixed list keyed by its `kind` enum;
-      // - UserError: a message about one mutation's input.
+      // - UserError: a message about one mutation's input;
+      // - ClientEvent: one subscription message about a change, sent once
+      //   and never refetched; the client it names has an id (and its
+      //   clientId), and administrators read the same change as an
+      //   AuditEvent.
       '@graphql-eslint/strict-id-in-types': [
         'error',
         {
@@ -63,6 +67,7 @@ export default [
               'ClientAssignment',
               'EscalationBoundary',
               'UserError',
+              'ClientEvent',
             ],
           },
         },

@@ -3,7 +3,8 @@
 // files, says what to paste and sends no introspection until a token is in
 // the Headers tab; after the paste the schema loads by itself (the docs
 // explorer shows the Query type's fields, completion offers them), and the
-// Viewer query from docs/operations/viewer.graphql shows the admin. All of it
+// Viewer query from docs/operations/viewer.graphql shows the admin; a
+// subscription run from the page shows a change made meanwhile. All of it
 // under the page's Content-Security-Policy: any violation fails. Saves a
 // screenshot either way.
 //
@@ -230,6 +231,49 @@ try {
     for (const needle of [expectEmail, 'PARTNER_ADMIN']) {
       if (!shown.includes(needle)) throw new Error(`result pane does not show ${needle}`);
     }
+  });
+
+  await step('run a subscription: a change made elsewhere shows in the result pane', async () => {
+    // GraphiQL opens a WebSocket to this host (the page's CSP allows it)
+    // and sends the Headers tab as connection_init's payload.
+    const subscription = 'subscription LiveE2e { clientEvents { action clientId client { clientId status } } }';
+    await pasteInto('.graphiql-query-editor', subscription);
+    // GraphiQL picks up the new operation's name a moment after the edit.
+    await page.waitForTimeout(500);
+    const [ws] = await Promise.all([page.waitForEvent('websocket'), page.locator('.graphiql-execute-button').click()]);
+    if (!ws.url().startsWith(`ws://${new URL(url).host}/graphql`)) throw new Error(`a WebSocket to ${ws.url()}`);
+    await ws.waitForEvent('framereceived', (f) => String(f.payload).includes('connection_ack'));
+    await ws.waitForEvent('framesent', (f) => String(f.payload).includes('"subscribe"'));
+    // The subscription is live once the server has taken it: give it a moment.
+    await page.waitForTimeout(500);
+    const clientId = `e2e-live-${Date.now()}`;
+    const provision = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        query: 'mutation($i: ProvisionClientInput!) { provisionClient(input: $i) { created } }',
+        variables: {
+          i: {
+            clientId,
+            businessName: 'E2E Live',
+            webDomain: `${clientId}.example.com`,
+            contactName: 'Casey Contact',
+            businessEmail: `casey@${clientId}.example.com`,
+            timezone: 'Europe/Berlin',
+          },
+        },
+      }),
+    }).then((r) => r.json());
+    if (!provision.data || provision.data.provisionClient.created !== true) {
+      throw new Error(`provisioning failed: ${JSON.stringify(provision.errors)}`);
+    }
+    await page.locator('.result-window', { hasText: clientId }).waitFor();
+    const result = JSON.parse(await editorValue('.result-window'));
+    const event = result.data && result.data.clientEvents;
+    if (!event || event.action !== 'CLIENT_PROVISIONED' || event.client.status !== 'PROVISIONED') {
+      throw new Error(`unexpected event: ${JSON.stringify(result)}`);
+    }
+    await page.locator('.graphiql-execute-button').click(); // stop it
   });
 
   if (offsite.length) throw new Error(`the page tried to leave the service: ${offsite.join(', ')}`);

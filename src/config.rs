@@ -130,6 +130,23 @@ pub struct Limits {
     /// Most user ids in one assignPartnerUsers call.
     #[arg(long, env = "LIMIT_ASSIGN_IDS", default_value_t = Limits::DEFAULT.assign_ids)]
     pub assign_ids: usize,
+    /// Most WebSockets (subscriptions, DESIGN §10) open at once per principal.
+    #[arg(long, env = "LIMIT_WS_SOCKETS_PER_PRINCIPAL", default_value_t = Limits::DEFAULT.ws_sockets_per_principal)]
+    pub ws_sockets_per_principal: usize,
+    /// Most subscriptions running at once on one WebSocket.
+    #[arg(long, env = "LIMIT_WS_SUBSCRIPTIONS_PER_SOCKET", default_value_t = Limits::DEFAULT.ws_subscriptions_per_socket)]
+    pub ws_subscriptions_per_socket: usize,
+    /// Seconds a new WebSocket has to send a valid `connection_init`.
+    #[arg(long, env = "LIMIT_WS_INIT_SECS", default_value_t = Limits::DEFAULT.ws_init_secs)]
+    pub ws_init_secs: u64,
+    /// Seconds between keep-alive pings on an idle WebSocket; a peer silent
+    /// for three of them is disconnected.
+    #[arg(long, env = "WS_KEEPALIVE_SECS", default_value_t = Limits::DEFAULT.ws_keepalive_secs)]
+    pub ws_keepalive_secs: u64,
+    /// Seconds between two checks of a WebSocket's token and account
+    /// (expired, deactivated: the socket closes).
+    #[arg(long, env = "WS_RECHECK_SECS", default_value_t = Limits::DEFAULT.ws_recheck_secs)]
+    pub ws_recheck_secs: u64,
 }
 
 impl Default for Limits {
@@ -154,6 +171,11 @@ impl Limits {
         anonymous_per_minute: 120,
         max_page_size: 100,
         assign_ids: 100,
+        ws_sockets_per_principal: 5,
+        ws_subscriptions_per_socket: 10,
+        ws_init_secs: 5,
+        ws_keepalive_secs: 15,
+        ws_recheck_secs: 30,
     };
 
     pub fn request_timeout(&self) -> Duration {

@@ -17,6 +17,8 @@ pub mod error;
 pub mod graphql;
 /// Router, transport rules, auth, rate limits, request ids, health, metrics.
 pub mod http;
+/// Live updates: committed changes announced to subscribers on every replica.
+pub mod live;
 /// Prometheus metrics in an explicit registry.
 pub mod metrics;
 /// Operator tooling beside the CLI: admin commands, demo data, seed-bench.

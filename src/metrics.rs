@@ -65,6 +65,11 @@ pub struct Metrics {
     pub transport_refusals: Family<ReasonLabels, Counter>,
     pub clients_provisioned: Counter,
     pub assignment_changes: Family<KindLabels, Counter>,
+    /// Live updates (DESIGN §10): open WebSockets, running subscriptions,
+    /// events sent to subscribers.
+    pub ws_sockets: Gauge,
+    pub ws_subscriptions: Gauge,
+    pub ws_events_sent: Counter,
 }
 
 impl Default for Metrics {
@@ -89,6 +94,7 @@ impl Metrics {
         let transport_refusals = Family::<ReasonLabels, Counter>::default();
         let clients_provisioned = Counter::default();
         let assignment_changes = Family::<KindLabels, Counter>::default();
+        let (ws_sockets, ws_subscriptions, ws_events_sent) = (Gauge::default(), Gauge::default(), Counter::default());
         registry.register(
             "graphql_requests",
             "GraphQL requests by operation name and outcome code (OK when no error)",
@@ -125,6 +131,13 @@ impl Metrics {
             "Assignment changes by kind (assigned, unassigned, support_contact_set, support_contact_unset)",
             assignment_changes.clone(),
         );
+        registry.register("ws_sockets_open", "WebSockets open on /graphql", ws_sockets.clone());
+        registry.register(
+            "ws_subscriptions_active",
+            "Subscriptions running on those sockets",
+            ws_subscriptions.clone(),
+        );
+        registry.register("ws_events_sent", "Live events sent to subscribers", ws_events_sent.clone());
         let m = Metrics {
             registry: Mutex::new(registry),
             requests,
@@ -138,6 +151,9 @@ impl Metrics {
             transport_refusals,
             clients_provisioned,
             assignment_changes,
+            ws_sockets,
+            ws_subscriptions,
+            ws_events_sent,
         };
         m.create_every_series();
         m

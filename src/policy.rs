@@ -19,12 +19,13 @@
 //! and [`Principal::assignable_user_scope`]; audit events:
 //! [`Principal::audit_scope`]; "sees the whole partner" (what the partner's
 //! counters cover): [`Principal::sees_whole_partner`]; search over contact
-//! fields: [`Principal::searches_contact_fields`].
+//! fields: [`Principal::searches_contact_fields`]; live updates about a
+//! client out of scope: [`Principal::hears_of_departure`].
 //!
 //! Any other role, or an inactive account, never becomes a `Principal`: the
 //! auth layer refuses it with FORBIDDEN before any resolver runs.
 
-use crate::domain::Role;
+use crate::domain::{AuditAction, Role};
 use crate::error::AppError;
 use entity::{audit_event, client, client_assignment, user};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -122,6 +123,14 @@ impl Principal {
         self.partner_id == partner_id
     }
 
+    /// Does the principal hear of a change to a client of its partner that
+    /// it does not see (live updates, DESIGN §10)? Only of its own
+    /// unassignment: the one event that tells its page the client left its
+    /// scope. Nothing else about such a client is said.
+    pub fn hears_of_departure(&self, action: AuditAction, subject_user_id: Option<Uuid>) -> bool {
+        action == AuditAction::UserUnassigned && subject_user_id == Some(self.user_id)
+    }
+
     /// May the principal's search match the contact fields? Only when it may
     /// read them: search must never probe a field the viewer can't see.
     pub fn searches_contact_fields(&self) -> bool {
@@ -202,6 +211,18 @@ mod tests {
         assert!(sql(user.user_scope()).contains("'partner_admin', 'partner_user'"), "{}", sql(user.user_scope()));
         assert!(sql(user.client_scope()).contains("client_assignments"), "{}", sql(user.client_scope()));
         assert!(!sql(admin.client_scope()).contains("client_assignments"), "{}", sql(admin.client_scope()));
+    }
+
+    #[test]
+    fn only_ones_own_unassignment_is_heard_of_once_out_of_scope() {
+        let user = principal(PartnerRole::PartnerUser, TokenScope::Full);
+        let other = Some(Uuid::from_u128(7));
+        assert!(user.hears_of_departure(AuditAction::UserUnassigned, Some(user.user_id)));
+        assert!(!user.hears_of_departure(AuditAction::UserUnassigned, other));
+        assert!(!user.hears_of_departure(AuditAction::UserUnassigned, None));
+        for a in AuditAction::ALL.iter().filter(|a| **a != AuditAction::UserUnassigned) {
+            assert!(!user.hears_of_departure(*a, Some(user.user_id)), "{a}");
+        }
     }
 
     #[test]

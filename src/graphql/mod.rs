@@ -6,12 +6,14 @@ pub mod ids;
 pub mod limits;
 pub mod mutation;
 pub mod query;
+pub mod subscription;
 pub mod types;
 
-use async_graphql::{EmptySubscription, SDLExportOptions, Schema};
+use async_graphql::{SDLExportOptions, Schema};
+use subscription::Subscription;
 
-pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
-pub type AppSchemaBuilder = async_graphql::SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription>;
+pub type AppSchema = Schema<query::Query, mutation::Mutation, Subscription>;
+pub type AppSchemaBuilder = async_graphql::SchemaBuilder<query::Query, mutation::Mutation, Subscription>;
 
 /// Build the schema with the configured limits. `env` is `None` only for
 /// exporting the SDL.
@@ -27,10 +29,11 @@ pub fn build(env: Option<context::Env>, introspection: bool) -> AppSchema {
 /// limits (depth, complexity, aliases, directives, expanded size) are ours,
 /// checked before async-graphql sees a document: see `limits`.
 pub fn builder(introspection: bool) -> AppSchemaBuilder {
-    let mut b = Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+    let mut b = Schema::build(query::Query, mutation::Mutation, Subscription)
         .override_output_type_description::<chrono::DateTime<chrono::Utc>>(DATE_TIME)
         .disable_suggestions()
-        .extension(errors::ValidationCodes);
+        .extension(errors::ValidationCodes)
+        .extension(subscription::PerEvent);
     if !introspection {
         b = b.disable_introspection();
     }

@@ -70,8 +70,26 @@ fn locked_down(content_type: &'static str, policy: &'static str, body: impl Into
 
 /// The GraphiQL page response, its files from the binary, or from the
 /// `--graphiql-assets` directory (`/graphiql-assets/`) when `overridden`.
-pub fn page(overridden: bool) -> Response {
-    locked_down("text/html; charset=utf-8", PAGE_POLICY, page_html(overridden))
+/// `host`: the request's `Host`, which the page's WebSocket goes to.
+pub fn page(overridden: bool, host: Option<&str>) -> Response {
+    let mut response = locked_down("text/html; charset=utf-8", PAGE_POLICY, page_html(overridden));
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, page_policy(host));
+    response
+}
+
+/// [`PAGE_POLICY`], letting the page open a WebSocket to the host it came
+/// from: GraphiQL runs subscriptions over `ws(s)://<host>/graphql`. Only
+/// CSP Level 3 browsers count `ws:` as `'self'`; naming the host works in
+/// every one. A `Host` that is not a plain `host[:port]` gets the policy
+/// without it (no subscriptions from that page; nothing else changes).
+fn page_policy(host: Option<&str>) -> HeaderValue {
+    let plain = |h: &&str| {
+        !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+    };
+    let with_ws = host
+        .filter(plain)
+        .map(|h| PAGE_POLICY.replacen("connect-src 'self'", &format!("connect-src 'self' ws://{h} wss://{h}"), 1));
+    with_ws.and_then(|p| HeaderValue::from_str(&p).ok()).unwrap_or(HeaderValue::from_static(PAGE_POLICY))
 }
 
 /// The routes of the page's files, merged into the main router.

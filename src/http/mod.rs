@@ -6,7 +6,8 @@
 //! - `rate_redis`: those limits shared by every replica through Redis;
 //! - `parse_cache`: parsed documents of the frontend's repeated operations
 //!   (trusted documents are parsed once, in `crate::operations`);
-//! - `graphiql`: the page administrators explore the API with.
+//! - `graphiql`: the page administrators explore the API with;
+//! - `ws`: subscriptions over a WebSocket on the same path (live updates).
 //!
 //! Who-are-you failures are HTTP 401, refused accounts HTTP 403, rate limits
 //! HTTP 429 with `Retry-After`; every one of them has a GraphQL-shaped body
@@ -18,6 +19,7 @@ mod pipeline;
 mod rate;
 mod rate_redis;
 mod transport;
+mod ws;
 
 pub use rate_redis::RedisLimiter;
 pub use transport::GRAPHQL_RESPONSE_JSON;
@@ -118,6 +120,8 @@ pub struct AppState {
     rules: Rules,
     rate: RateLimits,
     parsed: ParseCache,
+    /// Live updates: the hub and the open WebSockets.
+    live: ws::Live,
     trusted_documents: TrustedDocuments,
     manifest: &'static Manifest,
     graphiql_assets: Option<PathBuf>,
@@ -149,6 +153,7 @@ impl AppState {
             rules: Rules::new(&limits, config.introspection),
             rate: RateLimits::new(&limits, config.shared_limits, metrics.rate_limit_backend_errors.clone()),
             parsed: ParseCache::default(),
+            live: ws::Live::start(&db),
             trusted_documents: config.trusted_documents,
             manifest: config.manifest,
             db,
@@ -197,7 +202,8 @@ pub fn metrics_app(state: Arc<AppState>) -> Router {
 
 pub fn router(state: Arc<AppState>) -> Router {
     let mut r = Router::new()
-        .route("/graphql", get(transport::graphql_get).post(transport::graphql_post))
+        // GET: a WebSocket upgrade (subscriptions) or `transport::graphql_get`.
+        .route("/graphql", get(ws::graphql_get).post(transport::graphql_post))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/readyz", get(readyz))

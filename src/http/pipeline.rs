@@ -38,8 +38,8 @@ pub struct Call<'a> {
 }
 
 /// The operation a request runs, as far as metrics and rate limits care.
-struct Picked {
-    ty: OperationType,
+pub(super) struct Picked {
+    pub(super) ty: OperationType,
     /// A known operation's name, or `other` (never client text).
     label: &'static str,
 }
@@ -173,7 +173,7 @@ pub(super) fn free_form_allowed(mode: TrustedDocuments, principal: &Principal) -
 /// Parse (a trusted document was parsed at start-up; free-form documents
 /// seen before come from the parse cache), check the document limits, and
 /// pick the operation to run.
-fn parse_and_check(
+pub(super) fn parse_and_check(
     state: &AppState,
     request: &mut async_graphql::Request,
     trusted: Option<&'static Persisted>,

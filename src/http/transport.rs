@@ -169,7 +169,8 @@ pub async fn graphql_get(
         let browser =
             headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
         if browser {
-            return graphiql::page(state.graphiql_assets.is_some());
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+            return graphiql::page(state.graphiql_assets.is_some(), host);
         }
     }
     let query = params.query.unwrap_or_default();

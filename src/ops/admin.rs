@@ -119,11 +119,10 @@ pub async fn set_client_status(
     bump_count(&txn, partner.id, old, -1).await.context("updating the status counters")?;
     bump_count(&txn, partner.id, status, 1).await.context("updating the status counters")?;
     bump_version(&txn, partner.id).await.context("bumping the partner's clients version")?;
-    audit::record(
+    let change = audit::record(
         &txn,
+        &updated,
         audit::Event {
-            partner_id: partner.id,
-            client_uuid: Some(updated.id),
             actor_id: None,
             subject_user_id: None,
             action: AuditAction::ClientStatusChanged,
@@ -132,6 +131,8 @@ pub async fn set_client_status(
     )
     .await
     .context("recording the audit event")?;
-    txn.commit().await?;
+    // Subscribers on every replica hear of it once committed (on SQLite,
+    // only those of this process: see README, "Live updates").
+    crate::live::commit(txn, vec![change]).await?;
     Ok(updated)
 }

@@ -18,10 +18,12 @@ pub struct Event {
     pub details: serde_json::Value,
 }
 
-/// Insert an event, with a UUIDv7 id: no global counter ever leaves the server.
-pub async fn insert(txn: &impl ConnectionTrait, e: Event, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
+/// Insert an event, with a UUIDv7 id (returned): no global counter ever
+/// leaves the server.
+pub async fn insert(txn: &impl ConnectionTrait, e: Event, at: chrono::DateTime<chrono::Utc>) -> Result<Uuid> {
+    let id = Uuid::now_v7();
     audit_event::Entity::insert(audit_event::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         partner_id: Set(e.partner_id),
         client_uuid: Set(e.client_uuid),
         actor_id: Set(e.actor_id),
@@ -32,7 +34,7 @@ pub async fn insert(txn: &impl ConnectionTrait, e: Event, at: chrono::DateTime<c
     })
     .exec_without_returning(txn)
     .await?;
-    Ok(())
+    Ok(id)
 }
 
 /// Newest first by `(occurred_at, id)`: the order of the `occurredAt`s the

@@ -15,8 +15,8 @@ use crate::metrics::Metrics;
 use crate::policy::{Capability, Principal};
 use crate::repo;
 use crate::repo::assignments::NewAssignment;
-use entity::{client, client_assignment};
 use crate::tenant::TenantDb;
+use entity::{client, client_assignment};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -56,21 +56,8 @@ async fn open(db: &TenantDb, p: &Principal, client_id: &str) -> Result<(Database
     Ok((txn, client))
 }
 
-fn event(
-    p: &Principal,
-    c: &client::Model,
-    subject: Uuid,
-    action: AuditAction,
-    details: serde_json::Value,
-) -> audit::Event {
-    audit::Event {
-        partner_id: p.partner_id,
-        client_uuid: Some(c.id),
-        actor_id: Some(p.user_id),
-        subject_user_id: Some(subject),
-        action,
-        details,
-    }
+fn event(p: &Principal, subject: Uuid, action: AuditAction, details: serde_json::Value) -> audit::Event {
+    audit::Event { actor_id: Some(p.user_id), subject_user_id: Some(subject), action, details }
 }
 
 pub async fn assign(
@@ -116,6 +103,7 @@ pub async fn assign(
     let already: HashSet<Uuid> = repo::assignments::user_ids(&txn, client.id).await?;
     let mut seen = HashSet::new();
     let new: Vec<Uuid> = wanted.into_iter().filter(|id| !already.contains(id) && seen.insert(*id)).collect();
+    let mut changes = Vec::with_capacity(new.len());
     if !new.is_empty() {
         let now = super::now();
         let rows = new.iter().map(|&user_id| NewAssignment {
@@ -128,20 +116,11 @@ pub async fn assign(
         repo::assignments::insert_many(&txn, rows).await?;
         repo::counts::bump_version(&txn, p.partner_id).await?;
         for &user_id in &new {
-            audit::record(
-                &txn,
-                event(
-                    p,
-                    &client,
-                    user_id,
-                    AuditAction::UserAssigned,
-                    serde_json::json!({ "supportContact": input.support_contact }),
-                ),
-            )
-            .await?;
+            let details = serde_json::json!({ "supportContact": input.support_contact });
+            changes.push(audit::record(&txn, &client, event(p, user_id, AuditAction::UserAssigned, details)).await?);
         }
     }
-    txn.commit().await?;
+    crate::live::commit(txn, changes).await?;
     Metrics::count(&metrics.assignment_changes, "assigned", new.len() as u64);
     Ok(Outcome { client, errors: vec![] })
 }
@@ -196,8 +175,10 @@ pub async fn unassign(
     }
     repo::assignments::delete(&txn, client.id, target.user_id).await?;
     repo::counts::bump_version(&txn, p.partner_id).await?;
-    audit::record(&txn, event(p, &client, target.user_id, AuditAction::UserUnassigned, serde_json::json!({}))).await?;
-    txn.commit().await?;
+    let change =
+        audit::record(&txn, &client, event(p, target.user_id, AuditAction::UserUnassigned, serde_json::json!({})))
+            .await?;
+    crate::live::commit(txn, vec![change]).await?;
     Metrics::count(&metrics.assignment_changes, "unassigned", 1);
     Ok(Outcome { client, errors: vec![] })
 }
@@ -228,8 +209,8 @@ pub async fn set_support_contact(
     } else {
         (AuditAction::SupportContactUnset, "support_contact_unset")
     };
-    audit::record(&txn, event(p, &client, user_id, action, serde_json::json!({}))).await?;
-    txn.commit().await?;
+    let change = audit::record(&txn, &client, event(p, user_id, action, serde_json::json!({}))).await?;
+    crate::live::commit(txn, vec![change]).await?;
     Metrics::count(&metrics.assignment_changes, kind, 1);
     Ok(Outcome { client, errors: vec![] })
 }

@@ -1,18 +1,53 @@
 //! The audit trail: recorded on the caller's transaction, read newest first
-//! by administrators.
+//! by administrators. Recording also announces the change to live
+//! subscribers (DESIGN §10), from the same transaction.
 
+use crate::domain::AuditAction;
 use crate::error::Result;
+use crate::live::{self, Change};
 use crate::page::{Page, PageArgs, PageRequest};
 use crate::policy::{Capability, Principal};
 use crate::repo;
-pub use crate::repo::audit::Event;
-use entity::audit_event;
+use entity::{audit_event, client};
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
-/// Record an event. Call it with the transaction that makes the change.
-pub async fn record(txn: &impl ConnectionTrait, e: Event) -> Result<()> {
-    repo::audit::insert(txn, e, super::now()).await
+/// What happened to a client, by whom and to whom (the client is
+/// [`record`]'s argument).
+pub struct Event {
+    pub actor_id: Option<Uuid>,
+    pub subject_user_id: Option<Uuid>,
+    pub action: AuditAction,
+    pub details: serde_json::Value,
+}
+
+/// Record an event about `client` with the transaction that makes the
+/// change, and queue its live announcement on it. Commit that transaction
+/// with [`live::commit`], passing the returned change: subscribers hear of
+/// it only once it committed.
+pub async fn record(txn: &impl ConnectionTrait, client: &client::Model, e: Event) -> Result<Change> {
+    let at = super::now();
+    let row = repo::audit::Event {
+        partner_id: client.partner_id,
+        client_uuid: Some(client.id),
+        actor_id: e.actor_id,
+        subject_user_id: e.subject_user_id,
+        action: e.action,
+        details: e.details,
+    };
+    let event_id = repo::audit::insert(txn, row, at).await?;
+    let change = Change {
+        event_id,
+        partner_id: client.partner_id,
+        client_uuid: client.id,
+        client_id: client.client_id.clone(),
+        action: e.action,
+        actor_id: e.actor_id,
+        subject_user_id: e.subject_user_id,
+        occurred_at: at,
+    };
+    live::announce(txn, &change).await?;
+    Ok(change)
 }
 
 /// A client's events, newest first. The caller has already resolved the

@@ -7,8 +7,8 @@ use crate::error::{AppError, Result};
 use crate::metrics::Metrics;
 use crate::policy::{Capability, Principal};
 use crate::repo;
-use entity::client;
 use crate::tenant::TenantDb;
+use entity::client;
 use uuid::Uuid;
 
 /// provisionClient's input as the client sent it.
@@ -148,11 +148,10 @@ pub async fn provision(
     };
     repo::counts::bump(&txn, p.partner_id, ClientStatus::Provisioned, 1).await?;
     repo::counts::bump_version(&txn, p.partner_id).await?;
-    audit::record(
+    let change = audit::record(
         &txn,
+        &created,
         audit::Event {
-            partner_id: p.partner_id,
-            client_uuid: Some(created.id),
             actor_id: Some(p.user_id),
             subject_user_id: None,
             action: AuditAction::ClientProvisioned,
@@ -160,7 +159,7 @@ pub async fn provision(
         },
     )
     .await?;
-    txn.commit().await?;
+    crate::live::commit(txn, vec![change]).await?;
     metrics.clients_provisioned.inc();
     Ok(ProvisionOutcome::Created(created))
 }

@@ -20,4 +20,5 @@ mod rls;
 mod rls_requests;
 mod schema;
 mod search_parity;
+mod subscriptions;
 mod trusted_documents;

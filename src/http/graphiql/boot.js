@@ -44,7 +44,14 @@ function bearer(text) {
   return m ? m[1] : null;
 }
 
-const http = GraphiQL.createFetcher({ url: window.location.pathname });
+// Subscriptions run over a WebSocket on the same path (graphql-transport-ws);
+// GraphiQL sends the Headers tab as connection_init's payload, so the pasted
+// {"Authorization": "Bearer …"} authenticates it too.
+const wsScheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
+const http = GraphiQL.createFetcher({
+  url: window.location.pathname,
+  subscriptionUrl: `${wsScheme}//${window.location.host}${window.location.pathname}`,
+});
 
 // A fetcher per token: its identity is what makes GraphiQL introspect again.
 // It also tells the hint whether the introspection was refused.

@@ -18,6 +18,20 @@ fn the_page_loads_only_from_this_origin() {
     assert!(PAGE_POLICY.contains("script-src 'self';") && !PAGE_POLICY.contains("http"), "{PAGE_POLICY}");
 }
 
+/// The page may open a WebSocket to the host it came from, and nowhere else.
+#[test]
+fn the_page_may_open_a_websocket_to_its_own_host_only() {
+    let policy = |host| page_policy(host).to_str().unwrap().to_owned();
+    let own = policy(Some("clients.example:8443"));
+    assert!(own.contains("connect-src 'self' ws://clients.example:8443 wss://clients.example:8443;"), "{own}");
+    assert_eq!(own.replace(" ws://clients.example:8443 wss://clients.example:8443", ""), PAGE_POLICY);
+    assert!(policy(Some("[::1]:8080")).contains("ws://[::1]:8080 "));
+    for hostile in [None, Some(""), Some("evil.example; script-src *"), Some("a b"), Some("*")] {
+        assert_eq!(policy(hostile), PAGE_POLICY, "{hostile:?}");
+    }
+    assert!(BOOT_JS_BODY.contains("subscriptionUrl"), "GraphiQL's fetcher gets the WebSocket URL");
+}
+
 /// The bootstrap finds the elements it drives.
 #[test]
 fn the_bootstrap_and_the_page_agree_on_element_ids() {
