@@ -74,7 +74,7 @@ impl Subscription {
             None => None,
         };
         let metrics = env(ctx)?.metrics.clone();
-        let feed = Feed { active: Active::new(metrics), session, rx, only, partner_id: p.partner_id, slot };
+        let feed = Feed { active: Active::new(metrics), session, rx, only, slot };
         Ok(futures_util::stream::unfold(feed, |mut feed| async move {
             let event = feed.next().await?;
             Some((event, feed))
@@ -95,7 +95,6 @@ struct Feed {
     session: Arc<Session>,
     rx: broadcast::Receiver<Signal>,
     only: Option<Uuid>,
-    partner_id: Uuid,
     slot: Arc<EventSlot>,
     active: Active,
 }
@@ -113,10 +112,10 @@ impl Feed {
                 }
                 Err(RecvError::Closed) => return None,
             };
-            // Another tenant's change never reaches the database.
-            if change.partner_id != self.partner_id || self.only.is_some_and(|c| c != change.client_uuid) {
+            if self.only.is_some_and(|c| c != change.client_uuid) {
                 continue;
             }
+            // Another tenant's change never reaches the database (policy).
             let p = self.session.principal();
             if !p.sees_partner(change.partner_id) {
                 continue;
