@@ -34,20 +34,26 @@ pub async fn count(db: &impl ConnectionTrait, p: &Principal, filter: &Filter, ca
     if filter.search.is_none() && p.sees_whole_partner() {
         return repo::counts::sum(db, p.partner_id, &filter.statuses).await;
     }
-    let key = CountKey {
-        partner: p.partner_id,
-        version: repo::counts::version(db, p.partner_id).await?,
-        viewer: (!p.sees_whole_partner()).then_some(p.user_id),
-        statuses: filter.statuses.clone(),
-        search: filter.search.as_ref().map(|s| s.as_str().to_owned()),
-        limit: None,
-    };
+    let key = count_key(db, p, filter, None).await?;
     if let Some(n) = cache.get(&key) {
         return Ok(n);
     }
     let n = repo::clients::count_matching(db, p, filter).await?;
     cache.put(key, n);
     Ok(n)
+}
+
+/// The cache key of a count: the partner's current version, whose scope
+/// (the whole partner, or a partner user's), the filter, and the limit.
+async fn count_key(db: &impl ConnectionTrait, p: &Principal, filter: &Filter, limit: Option<u64>) -> Result<CountKey> {
+    Ok(CountKey {
+        partner: p.partner_id,
+        version: repo::counts::version(db, p.partner_id).await?,
+        viewer: (!p.sees_whole_partner()).then_some(p.user_id),
+        statuses: filter.statuses.clone(),
+        search: filter.search.as_ref().map(|s| s.as_str().to_owned()),
+        limit,
+    })
 }
 
 /// A count that stops at a limit (DESIGN §11).
@@ -83,14 +89,7 @@ pub async fn count_upto(
     let n = if filter.search.is_none() && p.sees_whole_partner() {
         repo::counts::sum(db, p.partner_id, &filter.statuses).await?.min(limit)
     } else {
-        let key = CountKey {
-            partner: p.partner_id,
-            version: repo::counts::version(db, p.partner_id).await?,
-            viewer: (!p.sees_whole_partner()).then_some(p.user_id),
-            statuses: filter.statuses.clone(),
-            search: filter.search.as_ref().map(|s| s.as_str().to_owned()),
-            limit: Some(limit),
-        };
+        let key = count_key(db, p, filter, Some(limit)).await?;
         match cache.get(&key) {
             Some(n) => n,
             None => {
