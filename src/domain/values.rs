@@ -137,12 +137,12 @@ impl WebDomain {
     }
 }
 
-/// A business e-mail address, parsed by the `email_address` crate (RFC 5321
-/// / 5322 syntax) with a dotted domain, no display name and no domain
-/// literal. The domain is stored as `WebDomain` stores a host name (IDNA,
-/// punycode, lower-case), so `jo@bücher.de` is `jo@xn--bcher-kva.de` and a
-/// look-alike in another script shows as `xn--...`, never as the letters it
-/// imitates. The local part is kept as given.
+/// A business e-mail address (`email_address` crate: RFC 5321/5322 syntax,
+/// dotted domain, no display name or domain literal). The domain is stored
+/// as `WebDomain` stores a host (IDNA, punycode, lower-case): `jo@bücher.de`
+/// is `jo@xn--bcher-kva.de`, a look-alike in another script shows as
+/// `xn--...`. The local part is kept as given, but hides nothing (no Cc, Cf,
+/// Zl, Zp).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BusinessEmail(String);
 value_type!(BusinessEmail);
@@ -160,6 +160,9 @@ impl BusinessEmail {
         };
         let parsed = email_address::EmailAddress::parse_with_options(t, options)
             .map_err(|_| Invalid::new("is not a valid e-mail address"))?;
+        if parsed.local_part().chars().any(is_hidden_control) {
+            return Err(Invalid::new("must not contain control, format or line-separator characters"));
+        }
         let domain = WebDomain::parse(parsed.domain())
             .map_err(|_| Invalid::new("is not a valid e-mail address: the domain is not a valid host name"))?;
         let stored = format!("{}@{}", parsed.local_part(), domain);
@@ -371,6 +374,7 @@ mod tests {
             "jo@1.2.3.4",
             "jo@under_score.com",
             "jo@-bad.com",
+            "jo\u{202e}x@example.com", // the local part, kept as typed, must not hide anything either
         ] {
             assert!(BusinessEmail::parse(b).is_err(), "{b:?} should be invalid");
         }
