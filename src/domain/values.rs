@@ -26,8 +26,7 @@ macro_rules! value_type {
     };
 }
 
-/// A partner's identifier for a client: `^[a-z0-9](?:[a-z0-9-]{1,62})[a-z0-9]$`
-/// (3 to 64 characters, lower-case letters, digits and inner hyphens).
+/// A partner's identifier for a client: `^[a-z0-9](?:[a-z0-9-]{1,62})[a-z0-9]$` (3 to 64 characters).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ClientId(String);
 value_type!(ClientId);
@@ -85,8 +84,7 @@ impl PlainText {
     }
 }
 
-/// Controls, format characters and line or paragraph separators: never part
-/// of a name, and invisible or layout-changing wherever they appear.
+/// Controls, format characters, line and paragraph separators: invisible or layout-changing anywhere.
 fn is_hidden_control(c: char) -> bool {
     matches!(c.general_category(), Gc::Control | Gc::Format | Gc::LineSeparator | Gc::ParagraphSeparator)
 }
