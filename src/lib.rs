@@ -21,10 +21,10 @@ pub mod http;
 pub mod live;
 /// Prometheus metrics in an explicit registry.
 pub mod metrics;
-/// Operator tooling beside the CLI: admin commands, demo data, seed-bench.
-pub mod ops;
 /// The frontend's operations (docs/operations/), embedded: the metric labels.
 pub mod operations;
+/// Operator tooling beside the CLI: admin commands, demo data, seed-bench.
+pub mod ops;
 /// Keyset pagination shared by every connection.
 pub mod page;
 /// THE access policy: capabilities and the tenant row scope.

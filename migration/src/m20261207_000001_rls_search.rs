@@ -61,7 +61,10 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() != DatabaseBackend::Postgres {
             return Ok(());
         }
-        manager.get_connection().execute_unprepared("DROP FUNCTION IF EXISTS app_search_client_ids(text, boolean)").await?;
+        manager
+            .get_connection()
+            .execute_unprepared("DROP FUNCTION IF EXISTS app_search_client_ids(text, boolean)")
+            .await?;
         Ok(())
     }
 }

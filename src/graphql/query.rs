@@ -167,19 +167,33 @@ async fn node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, AppError> {
     let uuid = || uuid::Uuid::parse_str(&key).ok();
     Ok(match kind {
         Kind::Client => match uuid() {
-            Some(u) => clients::find_by_uuid(&db(ctx)?.reader().await?, p, u).await?.map(Client::new).transpose()?.map(Node::Client),
+            Some(u) => clients::find_by_uuid(&db(ctx)?.reader().await?, p, u)
+                .await?
+                .map(Client::new)
+                .transpose()?
+                .map(Node::Client),
             None => None,
         },
         Kind::PartnerUser => match uuid() {
-            Some(u) => users::find(&db(ctx)?.reader().await?, p, u).await?.map(PartnerUser::new).transpose()?.map(Node::PartnerUser),
+            Some(u) => users::find(&db(ctx)?.reader().await?, p, u)
+                .await?
+                .map(PartnerUser::new)
+                .transpose()?
+                .map(Node::PartnerUser),
             None => None,
         },
         Kind::Partner => match uuid() {
-            Some(u) if p.sees_partner(u) => Some(Node::Partner(Partner(users::own_partner(&db(ctx)?.reader().await?, p).await?))),
+            Some(u) if p.sees_partner(u) => {
+                Some(Node::Partner(Partner(users::own_partner(&db(ctx)?.reader().await?, p).await?)))
+            }
             _ => None,
         },
         Kind::AuditEvent => match uuid() {
-            Some(u) => audit::find(&db(ctx)?.reader().await?, p, u).await?.map(AuditEvent::new).transpose()?.map(Node::AuditEvent),
+            Some(u) => audit::find(&db(ctx)?.reader().await?, p, u)
+                .await?
+                .map(AuditEvent::new)
+                .transpose()?
+                .map(Node::AuditEvent),
             None => None,
         },
     })

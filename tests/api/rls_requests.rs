@@ -118,7 +118,12 @@ async fn unscoped_queries_see_only_the_principals_rows_under_interleaving() {
     ] {
         let seen = seen_by(user);
         assert_eq!(seen.len(), n, "{}: requests probed", user.email);
-        assert!(seen.iter().all(|s| *s == want), "{}: an unscoped query saw {:?}", user.email, seen.iter().find(|s| **s != want));
+        assert!(
+            seen.iter().all(|s| *s == want),
+            "{}: an unscoped query saw {:?}",
+            user.email,
+            seen.iter().find(|s| **s != want)
+        );
     }
 }
 

@@ -128,8 +128,15 @@ impl Client {
             let (env, p) = (env(ctx)?, principal(ctx)?);
             let search = search_term(search.as_deref())?;
             let args = PageArgs { first, after, last, before };
-            let page =
-                users::list_eligible(&db(ctx)?.reader().await?, p, self.row.id, search.as_ref(), &args, env.limits.max_page_size).await?;
+            let page = users::list_eligible(
+                &db(ctx)?.reader().await?,
+                p,
+                self.row.id,
+                search.as_ref(),
+                &args,
+                env.limits.max_page_size,
+            )
+            .await?;
             let count = Counter::Eligible { client_uuid: self.row.id, search };
             Ok(Some(PartnerUserConnection::new(page, count)?))
         };
@@ -163,7 +170,9 @@ impl Client {
         let run = async {
             let (env, p) = (env(ctx)?, principal(ctx)?);
             let args = PageArgs { first, after, last, before };
-            let page = audit::list_for_client(&db(ctx)?.reader().await?, p, self.row.id, &args, env.limits.max_page_size).await?;
+            let page =
+                audit::list_for_client(&db(ctx)?.reader().await?, p, self.row.id, &args, env.limits.max_page_size)
+                    .await?;
             Ok(Some(AuditEventConnection::new(page, Counter::Audit { client_uuid: self.row.id })?))
         };
         nullable(ctx, run.await)

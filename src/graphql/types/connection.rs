@@ -64,7 +64,9 @@ impl Counter {
             Counter::Eligible { client_uuid, search } => {
                 users::count_eligible(&db(ctx)?.reader().await?, p, *client_uuid, search.as_ref()).await?
             }
-            Counter::Audit { client_uuid } => audit::count_for_client(&db(ctx)?.reader().await?, p, *client_uuid).await?,
+            Counter::Audit { client_uuid } => {
+                audit::count_for_client(&db(ctx)?.reader().await?, p, *client_uuid).await?
+            }
         };
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }

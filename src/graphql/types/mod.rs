@@ -22,8 +22,8 @@ mod user;
 pub use audit::AuditEvent;
 pub use client::{Client, ClientAssignment, ClientFilter, ClientOrder, OrderDirection};
 pub use connection::{
-    AuditEventConnection, AuditEventEdge, ClientConnection, ClientEdge, Count, CountPrecision, Counter, PageInfo, PartnerUserConnection,
-    PartnerUserEdge,
+    AuditEventConnection, AuditEventEdge, ClientConnection, ClientEdge, Count, CountPrecision, Counter, PageInfo,
+    PartnerUserConnection, PartnerUserEdge,
 };
 pub use payloads::{
     AssignPartnerUsersInput, AssignmentPayload, ProvisionClientInput, ProvisionClientPayload, SetSupportContactInput,
