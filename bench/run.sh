@@ -11,6 +11,11 @@
 #   clients_search_next     the same, after: the first page's endCursor
 #   clients_nosearch        clients(filter: {status: [ACTIVE, ONBOARDING]}, first: 20)
 #   clients_nosearch_next   the same, after: the first page's endCursor
+#   clients_search_fresh    the list page's own operation: clients(filter: {search: <term>,
+#                           status: [ACTIVE, ONBOARDING]}, first: 20) with count(limit: 1000..1999)
+#                           instead of totalCount, a different term or limit on every request
+#                           (the 336 four-letter substrings of seed-bench's vocabulary, rotating;
+#                           bench/fresh.lua): no count comes from the server's count cache
 #   client                  client(clientId:) of a real client (the client panel)
 #   provision               provisionClient, a new unique clientId on every request
 #   assign_unassign         assignPartnerUsers / unassignPartnerUser of an eligible,
@@ -36,15 +41,27 @@
 # bench/out/<N>/, and writes BENCHMARKS.md. The server is stopped and the
 # databases dropped on exit (KEEP_DB=1 keeps them).
 #
+# The SQLite pass (issue 18; bench/sqlite.sh): for each size in SQLITE_SIZES,
+# seed-bench into a SQLite file and the same read operations (fresh terms
+# included) against the server on it; with BASELINE_BIN, before and after the
+# SQLite search index on the same data. Reported in its own section of
+# BENCHMARKS.md; a run with BACKENDS=sqlite rewrites only that section.
+#
 # Usage:   bench/run.sh                    # all sizes: about 25 minutes on 2 cores (7 per size, plus
 #                                          # 3 minutes of seeding at 1M), longer when measurements repeat
 #          SIZES="10000 100000" DURATION=30s bench/run.sh
 #          REPORT_ONLY=1 bench/run.sh      # rewrite BENCHMARKS.md from bench/out
+#          BACKENDS=sqlite SQLITE_SIZES=100000 BASELINE_BIN=/tmp/base/partner-clients bench/run.sh
 #
 # Environment (defaults in brackets):
 #   BIN          server binary [target/release/partner-clients; built with
 #                `cargo build --release` when missing]
 #   SIZES        client counts [10000 100000 1000000]
+#   BACKENDS     the passes to run: postgres, sqlite or both [postgres sqlite]
+#   SQLITE_SIZES client counts of the SQLite pass [100000]
+#   BASELINE_BIN a server binary without the SQLite search index (built from the
+#                commit before issue 18): the SQLite pass seeds with it, measures
+#                ("before"), migrates the file with BIN and measures again ("after")
 #   DURATION     per operation, wrk syntax: 30s, 2m [30s]
 #   CONNECTIONS  wrk connections and pgbench clients [10]
 #   THREADS      wrk and pgbench threads [2]
@@ -69,7 +86,9 @@
 #                attempt is reported (all attempts stay in bench/out/<N>/)
 #   REV          the commit BIN was built from, for the report [git HEAD of this checkout]
 #
-# Needs: wrk, pgbench, psql, curl, jq, perl, awk. Load generator, database and
+# Needs: wrk, curl, jq, perl, awk; pgbench and psql for the PostgreSQL pass;
+# sqlite3 for the SQLite pass (and strings, if present, to name the SQLite
+# version inside the server). Load generator, database and
 # server share the machine; the report records its CPU and memory.
 set -euo pipefail
 
@@ -77,6 +96,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH="$ROOT/bench"
 BIN=${BIN:-$ROOT/target/release/partner-clients}
 SIZES=${SIZES:-"10000 100000 1000000"}
+BACKENDS=${BACKENDS:-"postgres sqlite"}
+SQLITE_SIZES=${SQLITE_SIZES:-100000}
+BASELINE_BIN=${BASELINE_BIN:-}
 DURATION=${DURATION:-30s}
 CONNECTIONS=${CONNECTIONS:-10}
 THREADS=${THREADS:-2}
@@ -100,7 +122,8 @@ JWT_SECRET=${JWT_SECRET:-$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')}
 export JWT_SECRET
 
 READ_OPS="clients_search clients_search_next clients_nosearch clients_nosearch_next client"
-ALL_OPS="$READ_OPS provision assign_unassign"
+ALL_OPS="$READ_OPS clients_search_fresh provision assign_unassign"
+TERMS="$OUT/terms.txt"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -151,7 +174,7 @@ start_server() { # dburl logfile [extra env...]
   shift 2
   env DATABASE_URL="$dburl" BIND="127.0.0.1:$PORT" \
     LIMIT_REQUESTS_PER_MINUTE=100000000 LIMIT_MUTATIONS_PER_MINUTE=100000000 \
-    RUST_LOG=${SERVER_RUST_LOG:-warn} "$@" "$BIN" serve >"$logfile" 2>&1 &
+    RUST_LOG=${SERVER_RUST_LOG:-warn} "$@" "${SERVER_BIN:-$BIN}" serve >"$logfile" 2>&1 &
   SERVER_PID=$!
   local i
   for i in $(seq 1 300); do
@@ -169,6 +192,27 @@ gql() { # body-file -> response on stdout
 
 body() { # query-file variables-json -> JSON request body
   jq -n --rawfile q "$1" --argjson v "$2" '{query: $q, variables: $v}'
+}
+
+# The clients_search_fresh body: bench/fresh.lua puts a term and a limit in.
+fresh_body() {
+  body "$BENCH/queries/clients-page-count.graphql" \
+    '{"filter":{"search":"__TERM__","status":["ACTIVE","ONBOARDING"]},"first":20,"limit":999999}'
+}
+
+# The fresh terms: every distinct four-letter run of letters in seed-bench's
+# vocabulary (src/ops/synthetic.rs), in a fixed mixed order.
+make_terms() {
+  perl -0777 -ne '
+    my @w;
+    for my $name (qw(PREFIXES CITIES TRADES FIRST LAST)) {
+      /const $name:[^=]*=\s*&?\[(.*?)\];/s or die "no $name in synthetic.rs\n";
+      push @w, map { split / / } map { lc } ($1 =~ /"([^"]*)"/g);
+    }
+    my %g;
+    for my $w (@w) { for my $i (0 .. length($w) - 4) { my $g = substr($w, $i, 4); $g{$g} = 1 if $g =~ /^[a-z]{4}$/ } }
+    print "$_\n" for sort { reverse($a) cmp reverse($b) } keys %g;' "$ROOT/src/ops/synthetic.rs" >"$TERMS"
+  [[ -s $TERMS ]] || die "no fresh terms"
 }
 
 metric() { # name -> value (sum over label sets)
@@ -231,9 +275,10 @@ run_wrk() {
     awk -v d="$d" -v l="$NOISY_CORES" 'BEGIN { exit !(d <= l) }' && break
     (( attempt <= RETRIES )) && log "  $op: disturbed (other processes $(jq -r '.cpu_other | . * 100 | round / 100' <<<"$LAST_RESULT"), steal $(jq -r '.cpu_steal | . * 100 | round / 100' <<<"$LAST_RESULT") cores): measuring again"
   done
-  jq -c --argjson n "$attempt" '. + {attempts: $n}' <<<"$best" >>"$OUT/results.jsonl"
+  local results=${RESULTS:-$OUT/results.jsonl} tags=${RESULT_TAGS:-'{}'}
+  jq -c --argjson n "$attempt" --argjson tags "$tags" '. + {attempts: $n} + $tags' <<<"$best" >>"$results"
   cp "$SIZE_OUT/wrk-$op.attempt$(jq -r .attempt <<<"$best").txt" "$SIZE_OUT/wrk-$op.txt"
-  log "  $op: $(tail -1 "$OUT/results.jsonl" | jq -r '"\(.rps | round) req/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, errors \(.errors), peak RSS \(.rss_kib / 1024 | floor) MiB, \(.stmts_per_req | . * 10 | round / 10) statements/request, CPU server \(.cpu_server | . * 100 | round / 100) postgres \(.cpu_postgres | . * 100 | round / 100) wrk \(.cpu_wrk | . * 100 | round / 100) other \(.cpu_other | . * 100 | round / 100) steal \(.cpu_steal | . * 100 | round / 100) (attempt \(.attempt)/\(.attempts))"')"
+  log "  $op: $(tail -1 "$results" | jq -r '"\(.rps | round) req/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, errors \(.errors), peak RSS \(.rss_kib / 1024 | floor) MiB, \(.stmts_per_req | . * 10 | round / 10) statements/request, CPU server \(.cpu_server | . * 100 | round / 100) postgres \(.cpu_postgres | . * 100 | round / 100) wrk \(.cpu_wrk | . * 100 | round / 100) other \(.cpu_other | . * 100 | round / 100) steal \(.cpu_steal | . * 100 | round / 100) (attempt \(.attempt)/\(.attempts))"')"
   if grep -q '^BENCH_SAMPLE_ERROR' "$SIZE_OUT/wrk-$op.txt"; then
     log "  $op had errors: $(grep '^BENCH_SAMPLE_ERROR' "$SIZE_OUT/wrk-$op.txt" | cut -c1-300)"
   fi
@@ -389,6 +434,7 @@ bench_size() {
   nosearch_vars='{"filter":{"status":["ACTIVE","ONBOARDING"]},"first":20}'
   body "$BENCH/queries/clients-page.graphql" "$search_vars" >"$SIZE_OUT/body-clients_search.json"
   body "$BENCH/queries/clients-page.graphql" "$nosearch_vars" >"$SIZE_OUT/body-clients_nosearch.json"
+  fresh_body >"$SIZE_OUT/body-clients_search_fresh.json"
 
   start_server "$dburl" "$SIZE_OUT/server.log"
   local rss_idle
@@ -422,11 +468,14 @@ bench_size() {
 
   log "  warm-up ($WARMUP per read operation)"
   for op in $READ_OPS; do run_wrk "$op" "$WARMUP" 0 query.lua "$SIZE_OUT/body-$op.json"; done
+  run_wrk clients_search_fresh "$WARMUP" 0 fresh.lua "$SIZE_OUT/body-clients_search_fresh.json" "$TERMS"
   local rss_warm
   rss_warm=$(awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status")
 
   log "  measuring: $CONNECTIONS connections, $DURATION per operation"
   for op in $READ_OPS; do run_wrk "$op" "$DURATION" 1 query.lua "$SIZE_OUT/body-$op.json"; done
+  # Not in the pgbench comparison: its statements change on every request.
+  run_wrk clients_search_fresh "$DURATION" 1 fresh.lua "$SIZE_OUT/body-clients_search_fresh.json" "$TERMS"
   stop_server
 
   # pgbench and EXPLAIN before the mutations, which add rows and change the
@@ -594,7 +643,7 @@ write_report() {
     echo "## Reproduce"
     echo
     echo '```sh'
-    echo 'apt-get install -y wrk postgresql-client jq curl   # pgbench comes with postgresql-client / postgresql-contrib'
+    echo 'apt-get install -y wrk postgresql-client jq curl sqlite3   # pgbench comes with postgresql-client / postgresql-contrib'
     echo 'cargo build --release'
     echo 'SIZES="10000 100000 1000000" DURATION=30s bench/run.sh   # PGURL=postgres://postgres@127.0.0.1:5432 (a superuser)'
     echo '```'
@@ -611,6 +660,7 @@ write_report() {
     echo "- **clients_search**: \`clients(filter: {search: \"dent\", status: [ACTIVE, ONBOARDING]}, first: 20)\`, by businessName, with \`totalCount\`, \`pageInfo\` and per client \`clientId businessName webDomain status assignments { supportContact user { displayName } }\`"
     echo "- **clients_search_next**: the same with \`after:\` the first page's \`endCursor\`"
     echo "- **clients_nosearch**, **clients_nosearch_next**: the same without \`search\`"
+    echo "- **clients_search_fresh**: the list page's own operation, \`count(limit:)\` instead of \`totalCount\`, searching each time for another of the 336 four-letter runs of letters in seed-bench's names (\`maple\`, \`tulsa\`, \`dent\`...) with \`status: [ACTIVE, ONBOARDING]\`; the term or the limit (1000-1999) changes on every request, so no count comes from the count cache (\`bench/fresh.lua\`). Not in the pgbench comparison"
     echo "- **client**: \`client(clientId:)\` of a real client (the first of the search page), the client panel's fields"
     echo "- **provision**: \`provisionClient\`, a new unique \`clientId\` every request"
     echo "- **assign_unassign**: \`assignPartnerUsers\` then \`unassignPartnerUser\` of one eligible, unassigned user, alternating, on one client; each connection has its own user"
@@ -745,13 +795,23 @@ write_report() {
 
 # --- main -------------------------------------------------------------------------
 
+# shellcheck source=bench/sqlite.sh
+source "$BENCH/sqlite.sh"
+
+has_backend() { [[ " $BACKENDS " == *" $1 "* ]]; }
+
 mkdir -p "$OUT"
 if [[ $REPORT_ONLY == 1 ]]; then
-  write_report
+  # Each part from its own results: a part without results keeps its text.
+  if [[ -s $OUT/results.jsonl ]]; then write_report; fi
+  write_sqlite_section
   exit 0
 fi
 
-for tool in wrk pgbench psql curl jq perl awk; do
+tools="wrk curl jq perl awk"
+has_backend postgres && tools="$tools pgbench psql"
+has_backend sqlite && tools="$tools sqlite3"
+for tool in $tools; do
   command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 if [[ ! -x $BIN ]]; then
@@ -759,22 +819,33 @@ if [[ ! -x $BIN ]]; then
   (cd "$ROOT" && cargo build --release)
 fi
 [[ -x $BIN ]] || die "no binary at $BIN"
-psql_admin -c "SELECT 1" >/dev/null || die "cannot connect to $PGURL/postgres"
-PG_LOG=$(find_pg_log)
-[[ -n $PG_LOG ]] && log "PostgreSQL log: $PG_LOG" || log "PostgreSQL log not readable: the pgbench comparison will be skipped"
+[[ -z $BASELINE_BIN || -x $BASELINE_BIN ]] || die "no binary at BASELINE_BIN=$BASELINE_BIN"
+if has_backend postgres; then
+  psql_admin -c "SELECT 1" >/dev/null || die "cannot connect to $PGURL/postgres"
+  PG_LOG=$(find_pg_log)
+  [[ -n $PG_LOG ]] && log "PostgreSQL log: $PG_LOG" || log "PostgreSQL log not readable: the pgbench comparison will be skipped"
+fi
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-rm -f "$OUT/results.jsonl" "$OUT/pgbench.jsonl" "$OUT/run.json"
+make_terms
 START=$(date +%s)
-for N in $SIZES; do
-  bench_size "$N"
-  if [[ $KEEP_DB != 1 ]]; then
-    psql_admin -c "DROP DATABASE IF EXISTS \"$DB_PREFIX$(label_of "$N")\" WITH (FORCE)"
-  fi
-done
-log "measured in $(( $(date +%s) - START )) s"
-jq -n --argjson s "$(( $(date +%s) - START ))" --arg sizes "$SIZES" --arg d "$DURATION" --argjson q "$QUIET_WAIT" \
-  --argjson n "$NOISY_CORES" --argjson r "$RETRIES" \
-  '{seconds: $s, sizes: $sizes, duration: $d, quiet_wait: $q, noisy_cores: $n, retries: $r}' >"$OUT/run.json"
-write_report
+if has_backend postgres; then
+  rm -f "$OUT/results.jsonl" "$OUT/pgbench.jsonl" "$OUT/run.json"
+  for N in $SIZES; do
+    bench_size "$N"
+    if [[ $KEEP_DB != 1 ]]; then
+      psql_admin -c "DROP DATABASE IF EXISTS \"$DB_PREFIX$(label_of "$N")\" WITH (FORCE)"
+    fi
+  done
+  log "measured in $(( $(date +%s) - START )) s"
+  jq -n --argjson s "$(( $(date +%s) - START ))" --arg sizes "$SIZES" --arg d "$DURATION" --argjson q "$QUIET_WAIT" \
+    --argjson n "$NOISY_CORES" --argjson r "$RETRIES" \
+    '{seconds: $s, sizes: $sizes, duration: $d, quiet_wait: $q, noisy_cores: $n, retries: $r}' >"$OUT/run.json"
+  write_report
+fi
+if has_backend sqlite; then
+  sqlite_pass
+  log "SQLite pass done, $(( $(date +%s) - START )) s since the start"
+  write_sqlite_section
+fi
