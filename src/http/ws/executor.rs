@@ -13,8 +13,6 @@
 use super::super::pipeline;
 use super::super::rate::Limit;
 use super::super::AppState;
-use crate::config::TrustedDocuments;
-use crate::domain::PartnerRole;
 use crate::error::Code;
 use crate::graphql::errors::{error_response, finalize};
 use crate::graphql::subscription::per_subscription;
@@ -128,26 +126,11 @@ fn trusted_document(
     match request.extensions.remove(DOCUMENT_ID) {
         Some(async_graphql::Value::String(id)) => match state.manifest.get(&id) {
             Some(doc) => Ok(Some(doc)),
-            None => Err(refusal(
-                Code::PersistedDocumentNotFound,
-                "unknown `documentId`: it is not in this server's trusted-document manifest",
-            )),
+            None => Err(refusal(Code::PersistedDocumentNotFound, pipeline::UNKNOWN_DOCUMENT)),
         },
         Some(_) => Err(refusal(Code::PersistedDocumentNotFound, "`documentId` must be a string")),
-        None if free_form_allowed(state.trusted_documents, p) => Ok(None),
-        None => Err(refusal(
-            Code::PersistedDocumentRequired,
-            "this server runs trusted documents only: send a `documentId` from its manifest instead of `query`",
-        )),
-    }
-}
-
-/// `TRUSTED_DOCUMENTS`' rule, as `pipeline` applies it to HTTP requests.
-fn free_form_allowed(mode: TrustedDocuments, p: &Principal) -> bool {
-    match mode {
-        TrustedDocuments::Accept => true,
-        TrustedDocuments::RequireForUsers => p.role == PartnerRole::PartnerAdmin,
-        TrustedDocuments::Require => false,
+        None if pipeline::free_form_allowed(state.trusted_documents, p) => Ok(None),
+        None => Err(refusal(Code::PersistedDocumentRequired, pipeline::DOCUMENT_REQUIRED)),
     }
 }
 
