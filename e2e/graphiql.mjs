@@ -240,10 +240,26 @@ try {
     await pasteInto('.graphiql-query-editor', subscription);
     // GraphiQL picks up the new operation's name a moment after the edit.
     await page.waitForTimeout(500);
-    const [ws] = await Promise.all([page.waitForEvent('websocket'), page.locator('.graphiql-execute-button').click()]);
+    // Frames are recorded from the moment the socket opens: waiting for
+    // `connection_ack` only after `websocket` fired could miss an ack that
+    // arrived in between (a fast server answered before the listener was on).
+    const frames = { received: [], sent: [] };
+    const opened = new Promise((resolve) => {
+      page.once('websocket', (socket) => {
+        socket.on('framereceived', (f) => frames.received.push(String(f.payload)));
+        socket.on('framesent', (f) => frames.sent.push(String(f.payload)));
+        resolve(socket);
+      });
+    });
+    await page.locator('.graphiql-execute-button').click();
+    const ws = await opened;
     if (!ws.url().startsWith(`ws://${new URL(url).host}/graphql`)) throw new Error(`a WebSocket to ${ws.url()}`);
-    await ws.waitForEvent('framereceived', (f) => String(f.payload).includes('connection_ack'));
-    await ws.waitForEvent('framesent', (f) => String(f.payload).includes('"subscribe"'));
+    const seen = async (what, test) => {
+      for (let i = 0; i < 200 && !test(); i += 1) await page.waitForTimeout(100);
+      if (!test()) throw new Error(`no ${what} within 20 s: ${JSON.stringify(frames)}`);
+    };
+    await seen('connection_ack', () => frames.received.some((f) => f.includes('connection_ack')));
+    await seen('subscribe message', () => frames.sent.some((f) => f.includes('"subscribe"')));
     // The subscription is live once the server has taken it: give it a moment.
     await page.waitForTimeout(500);
     const clientId = `e2e-live-${Date.now()}`;
