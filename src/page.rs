@@ -189,6 +189,15 @@ impl PageRequest {
         self.order(keyset, select).limit(self.limit + 1)
     }
 
+    /// The scan [`PageRequest::apply`] makes over a keyset: its direction
+    /// (`true`: descending) and the key it starts after, if any (`after`
+    /// going forward, `before` going backward). For a query that picks the
+    /// page itself (the PostgreSQL search, `repo::clients`).
+    pub fn scan(&self, keyset_descending: bool) -> (bool, Option<&[KeyPart]>) {
+        let start = if self.backward { self.before.as_deref() } else { self.after.as_deref() };
+        (keyset_descending != self.backward, start)
+    }
+
     /// Only the order of [`PageRequest::apply`]: for an outer query that
     /// fetches the rows a keyed inner query picked.
     pub fn order<E: EntityTrait, T>(&self, keyset: &Keyset<T>, mut select: Select<E>) -> Select<E> {

@@ -23,7 +23,7 @@ use crate::m20261205_000001_row_level_security::{app_role, ident};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-fn create(role: &str) -> Vec<String> {
+pub(crate) fn create(role: &str) -> Vec<String> {
     let r = ident(role);
     vec![
         "CREATE FUNCTION app_search_client_ids(pattern text, contact boolean) RETURNS SETOF uuid \

@@ -8,8 +8,8 @@ use crate::policy::Principal;
 use entity::client;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, QueryTrait, Select, Statement, Value,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, PaginatorTrait,
+    QueryFilter, QuerySelect, QueryTrait, Select, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -32,26 +32,63 @@ pub fn scoped(p: &Principal) -> Select<client::Entity> {
     client::Entity::find().filter(p.client_scope())
 }
 
+/// How a PostgreSQL search picks its ids: the page's scan (the sort
+/// column, descending, the key it starts after) or none for a count, and at
+/// most how many.
+#[derive(Clone, Copy, Debug, Default)]
+struct Scan<'a> {
+    sort: Option<(client::Column, bool, Option<&'a [KeyPart]>)>,
+    limit: Option<u64>,
+}
+
 /// The principal's clients that match the filter. `index`: on SQLite, how
 /// the trigram index picks the search's candidates (from [`index_query`]);
 /// `None`, the `LIKE` conditions alone.
 ///
-/// On PostgreSQL a search goes through `app_search_client_ids` (migration
-/// `m20261207_000001_rls_search`): under forced row-level security `LIKE`
-/// (not leakproof) may not run before the policies, so the trigram indexes
-/// would go unused and every search would scan the table. The function
-/// returns the ids of the tenant's matching clients through the index; the
-/// policies and the scope above still filter every row.
-fn filtered(p: &Principal, f: &Filter, index: Option<&IndexSearch>, backend: DbBackend) -> Select<client::Entity> {
+/// On PostgreSQL a search goes through `app_search_client_ids` (migrations
+/// `m20261207_000001_rls_search`, `m20261208_000001_rls_search_page`):
+/// under forced row-level security `LIKE` (not leakproof) may not run before
+/// the policies, so the trigram indexes would go unused and every search
+/// would scan the table. The function runs the search as the tables' owner,
+/// confined to the settings' tenant, in the `scan`'s order from its bound and
+/// up to its limit, so the planner can stop at the page's last match; the
+/// policies and the scope above still filter every row it names.
+fn filtered(
+    p: &Principal,
+    f: &Filter,
+    index: Option<&IndexSearch>,
+    scan: Scan<'_>,
+    backend: DbBackend,
+) -> Select<client::Entity> {
     let mut q = scoped(p);
     if !f.statuses.is_empty() {
         q = q.filter(client::Column::Status.is_in(f.statuses.iter().map(|s| s.as_str())));
     }
     if let (Some(term), DbBackend::Postgres) = (&f.search, backend) {
+        let statuses = f.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
+        let (sort, descending, bound) = match scan.sort {
+            Some((column, descending, start)) => {
+                // A cursor's parts as the function takes them: the sort key as
+                // text (cast to the column's type there), then the id.
+                let bound = start.and_then(|k| Some((k.first()?.text_value()?, k.get(1)?.uuid_value()?)));
+                (Some(column.as_str()), descending, bound)
+            }
+            None => (None, false, None),
+        };
+        let (after_key, after_id) = bound.unwrap_or((Value::from(None::<String>), Value::from(None::<Uuid>)));
         let ids = Query::select()
             .expr(Expr::cust_with_values(
-                "app_search_client_ids($1, $2)",
-                [Value::from(term.like_pattern()), Value::from(p.searches_contact_fields())],
+                "app_search_client_ids($1, $2, string_to_array($3, ','), $4, $5, $6, $7, $8)",
+                [
+                    Value::from(term.like_pattern()),
+                    Value::from(p.searches_contact_fields()),
+                    Value::from(statuses),
+                    Value::from(sort.map(str::to_owned)),
+                    Value::from(descending),
+                    after_key,
+                    after_id,
+                    Value::from(scan.limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX))),
+                ],
             ))
             .to_owned();
         return q.filter(client::Column::Id.in_subquery(ids));
@@ -147,6 +184,15 @@ async fn index_query(db: &impl ConnectionTrait, p: &Principal, f: &Filter) -> Re
     })
 }
 
+/// The column a list ordered by `field` sorts on (then by id).
+fn sort_column(field: OrderField) -> client::Column {
+    match field {
+        OrderField::BusinessName => client::Column::SortName,
+        OrderField::ClientId => client::Column::ClientId,
+        OrderField::CreatedAt => client::Column::CreatedAt,
+    }
+}
+
 /// The ordering's keyset: the sort column, then the id.
 pub fn keyset(order: Order) -> Keyset<client::Model> {
     fn uuid_at_1(i: usize, p: &KeyPart) -> Option<Value> {
@@ -164,19 +210,19 @@ pub fn keyset(order: Order) -> Keyset<client::Model> {
     ) = match (order.field, order.descending) {
         (OrderField::BusinessName, d) => (
             if d { "clients:BUSINESS_NAME:DESC" } else { "clients:BUSINESS_NAME:ASC" },
-            client::Column::SortName,
+            sort_column(order.field),
             |c| vec![KeyPart::Text(c.sort_name.clone()), KeyPart::uuid(c.id)],
             uuid_at_1,
         ),
         (OrderField::ClientId, d) => (
             if d { "clients:CLIENT_ID:DESC" } else { "clients:CLIENT_ID:ASC" },
-            client::Column::ClientId,
+            sort_column(order.field),
             |c| vec![KeyPart::Text(c.client_id.clone()), KeyPart::uuid(c.id)],
             uuid_at_1,
         ),
         (OrderField::CreatedAt, d) => (
             if d { "clients:CREATED_AT:DESC" } else { "clients:CREATED_AT:ASC" },
-            client::Column::CreatedAt,
+            sort_column(order.field),
             |c| vec![KeyPart::time(&c.created_at), KeyPart::uuid(c.id)],
             |i, p| if i == 1 { p.uuid_value() } else { p.time_value() },
         ),
@@ -189,9 +235,12 @@ pub async fn page(
     db: &impl ConnectionTrait,
     p: &Principal,
     filter: &Filter,
-    ks: &Keyset<client::Model>,
+    order: Order,
     req: &PageRequest,
 ) -> Result<Page<client::Model>> {
+    let ks = &keyset(order);
+    let (descending, start) = req.scan(ks.descending);
+    let scan = Scan { sort: Some((sort_column(order.field), descending, start)), limit: Some(req.limit + 1) };
     // Pick the page's ids first, then fetch those rows: on PostgreSQL the
     // inner query is an index-only scan of (partner_id, sort_name, id)
     // INCLUDE (status, search columns), so filtering visits no heap rows;
@@ -199,7 +248,7 @@ pub async fn page(
     let index = index_query(db, p, filter).await?;
     let ids = req.apply(
         ks,
-        filtered(p, filter, index.as_ref(), db.get_database_backend()).select_only().column(client::Column::Id),
+        filtered(p, filter, index.as_ref(), scan, db.get_database_backend()).select_only().column(client::Column::Id),
     );
     let rows = req.order(ks, client::Entity::find().filter(client::Column::Id.in_subquery(ids.into_query())));
     Ok(req.finish(ks, rows.all(db).await?))
@@ -208,14 +257,15 @@ pub async fn page(
 /// How many of the principal's clients match, counted row by row.
 pub async fn count_matching(db: &impl ConnectionTrait, p: &Principal, filter: &Filter) -> Result<u64> {
     let index = index_query(db, p, filter).await?;
-    Ok(filtered(p, filter, index.as_ref(), db.get_database_backend()).count(db).await?)
+    Ok(filtered(p, filter, index.as_ref(), Scan::default(), db.get_database_backend()).count(db).await?)
 }
 
 /// How many of the principal's clients match, counting at most `limit`
 /// rows: the cost is bounded by the limit, whatever the partner's size.
 pub async fn count_matching_upto(db: &impl ConnectionTrait, p: &Principal, filter: &Filter, limit: u64) -> Result<u64> {
     let index = index_query(db, p, filter).await?;
-    Ok(filtered(p, filter, index.as_ref(), db.get_database_backend())
+    let scan = Scan { sort: None, limit: Some(limit) };
+    Ok(filtered(p, filter, index.as_ref(), scan, db.get_database_backend())
         .select_only()
         .column(client::Column::Id)
         .limit(limit)

@@ -22,7 +22,7 @@ pub async fn list(
 ) -> Result<Page<client::Model>> {
     let ks = repo::clients::keyset(order);
     let req = PageRequest::parse(args, max, &ks)?;
-    repo::clients::page(db, p, filter, &ks, &req).await
+    repo::clients::page(db, p, filter, order, &req).await
 }
 
 /// How many clients match, exactly. When the principal sees its whole

@@ -155,8 +155,15 @@ fn all_clients() -> Vec<(String, String, String)> {
 /// What a search must find, worked out here: the trimmed, lower-cased term
 /// as a substring of a field the viewer may search (ordered by clientId).
 fn expected(term: &str, admin: bool, active_only: bool) -> Vec<String> {
+    let mut ids = in_creation_order(term, admin, active_only);
+    ids.sort();
+    ids
+}
+
+/// [`expected`] in the order the clients were provisioned.
+fn in_creation_order(term: &str, admin: bool, active_only: bool) -> Vec<String> {
     let t = term.trim().to_lowercase();
-    let mut ids: Vec<String> = all_clients()
+    all_clients()
         .into_iter()
         .enumerate()
         .filter(|(i, (id, ..))| admin || i % 2 == 0 || id == "secret")
@@ -167,9 +174,7 @@ fn expected(term: &str, admin: bool, active_only: bool) -> Vec<String> {
             public.contains(&t) || (admin && contact.contains(&t))
         })
         .map(|(_, (id, ..))| id)
-        .collect();
-    ids.sort();
-    ids
+        .collect()
 }
 
 /// Every page of one search: (clientIds per page, totalCount, count(limit: 3), count).
@@ -189,6 +194,31 @@ async fn walk(app: &TestApp, token: &str, filter: &Value, order: &Value) -> (Vec
     (pages, total, three, all)
 }
 
+const BACKWARD: &str = "query($f: ClientFilter, $o: ClientOrder, $b: String) {
+  clients(filter: $f, orderBy: $o, last: 3, before: $b) {
+    pageInfo { hasPreviousPage startCursor }
+    nodes { clientId }
+  }
+}";
+
+/// Every page of one search from the end, `last: 3` and `before:` the
+/// previous page's startCursor: the clientIds in list order.
+async fn walk_back(app: &TestApp, token: &str, filter: &Value, order: &Value) -> Vec<String> {
+    let (mut pages, mut before) = (Vec::new(), Value::Null);
+    loop {
+        let r = app.gql(token, BACKWARD, json!({ "f": filter, "o": order, "b": before })).await;
+        let c = &r.ok()["clients"];
+        let page: Vec<String> =
+            c["nodes"].as_array().unwrap().iter().map(|n| n["clientId"].as_str().unwrap().to_owned()).collect();
+        pages.push(page);
+        if c["pageInfo"]["hasPreviousPage"] != true {
+            break;
+        }
+        before = c["pageInfo"]["startCursor"].clone();
+    }
+    pages.into_iter().rev().flatten().collect()
+}
+
 type Outcome = Vec<(String, (Vec<Vec<String>>, i64, Value, Value))>;
 
 /// Run the term table on one database, checking each answer against the
@@ -197,6 +227,7 @@ async fn run_table(w: &World) -> Outcome {
     let mut out = Vec::new();
     let by_id = json!({ "field": "CLIENT_ID", "direction": "ASC" });
     let by_name_desc = json!({ "field": "BUSINESS_NAME", "direction": "DESC" });
+    let by_created_desc = json!({ "field": "CREATED_AT", "direction": "DESC" });
     for term in TERMS {
         for (who, user, admin) in [("admin", &w.admin, true), ("member", &w.member, false)] {
             for active_only in [false, true] {
@@ -215,6 +246,18 @@ async fn run_table(w: &World) -> Outcome {
                 assert_eq!(three, json!({ "count": n.min(3), "precision": precision(3) }), "{label}");
                 assert_eq!(all, json!({ "count": n, "precision": "EXACT" }), "{label}");
                 out.push((format!("{label} by id"), (pages, total, three, all)));
+                // Backward pages, and the other sort keys: the PostgreSQL search
+                // picks each page in its own scan order from the cursor's key.
+                assert_eq!(walk_back(&w.app, &user.token, &filter, &by_id).await, want, "{label} backward");
+                let mut newest_first = in_creation_order(term, admin, active_only);
+                newest_first.reverse();
+                let (pages, ..) = walk(&w.app, &user.token, &filter, &by_created_desc).await;
+                assert_eq!(pages.concat(), newest_first, "{label} newest first");
+                assert_eq!(
+                    walk_back(&w.app, &user.token, &filter, &by_created_desc).await,
+                    newest_first,
+                    "{label} newest first, backward"
+                );
                 let by_name = walk(&w.app, &user.token, &filter, &by_name_desc).await;
                 out.push((format!("{label} by name"), by_name));
             }
