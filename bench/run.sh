@@ -41,16 +41,31 @@
 # bench/out/<N>/, and writes BENCHMARKS.md. The server is stopped and the
 # databases dropped on exit (KEEP_DB=1 keeps them).
 #
+# The peer (issue 15; bench/peer/): PostGraphile 5.1.5 with
+# postgraphile-plugin-connection-filter 4.0.1 on Node 22 (all three from
+# bench/peer/package-lock.json, `npm ci` there), serving the same database.
+# It runs beside the service during the read operations: each read operation
+# is measured on the service, then the same page on the peer
+# (bench/queries/peer_*.graphql, the same wrk settings and scripts, the same
+# checks), so the two alternate in one run. The peer connects as PGURL's
+# superuser: no row-level security, and no tenant scoping but the explicit
+# partnerId filter in its queries. Before measuring, run.sh checks that the
+# peer's pages hold the same clients, in the same order, with the same
+# totalCount as the service's. clients_search_fresh on the peer counts with
+# totalCount: it has no bounded count.
+#
 # The SQLite pass (issue 18; bench/sqlite.sh): for each size in SQLITE_SIZES,
 # seed-bench into a SQLite file and the same read operations (fresh terms
 # included) against the server on it; with BASELINE_BIN, before and after the
 # SQLite search index on the same data. Reported in its own section of
 # BENCHMARKS.md; a run with BACKENDS=sqlite rewrites only that section.
 #
-# Usage:   bench/run.sh                    # all sizes: about 25 minutes on 2 cores (7 per size, plus
-#                                          # 3 minutes of seeding at 1M), longer when measurements repeat
+# Usage:   bench/run.sh                    # all sizes: about 35 minutes on 2 cores (10 per size with
+#                                          # the peer, plus 3 minutes of seeding at 1M), longer when
+#                                          # measurements repeat
 #          SIZES="10000 100000" DURATION=30s bench/run.sh
 #          REPORT_ONLY=1 bench/run.sh      # rewrite BENCHMARKS.md from bench/out
+#          PEER=0 bench/run.sh             # without the PostGraphile peer
 #          BACKENDS=sqlite SQLITE_SIZES=100000 BASELINE_BIN=/tmp/base/partner-clients bench/run.sh
 #
 # Environment (defaults in brackets):
@@ -72,6 +87,11 @@
 #                /var/log/postgresql/postgresql-<major>-main.log]; without it the
 #                pgbench comparison and EXPLAIN are skipped, and the report says so
 #   PORT         server port [18080]
+#   PEER         1: measure the peer (fail if bench/peer cannot be installed);
+#                0: do not; unset: measure it when bench/peer/node_modules is
+#                there or `npm ci` there succeeds, else skip it and say why in
+#                the report
+#   PEER_PORT    the peer's port [18081]
 #   SEED_TIMEOUT give up seeding a size after this many seconds [3600]
 #   DB_PREFIX    database names are <prefix><label>, e.g. bench_10k [bench_]
 #   OUT          raw output directory [bench/out]
@@ -86,7 +106,12 @@
 #                attempt is reported (all attempts stay in bench/out/<N>/)
 #   REV          the commit BIN was built from, for the report [git HEAD of this checkout]
 #
+# BENCHMARKS.md is written anew by each run, except the text between a line
+# `<!-- kept: begin -->` and a line `<!-- kept: end -->` (markers included):
+# every such block of the previous REPORT is appended, verbatim, to the new one.
+#
 # Needs: wrk, curl, jq, perl, awk; pgbench and psql for the PostgreSQL pass;
+# npm for the peer (it installs its own Node 22);
 # sqlite3 for the SQLite pass (and strings, if present, to name the SQLite
 # version inside the server). Load generator, database and
 # server share the machine; the report records its CPU and memory.
@@ -118,6 +143,11 @@ QUIET_CORES=${QUIET_CORES:-0.25}
 NOISY_CORES=${NOISY_CORES:-0.3}
 RETRIES=${RETRIES:-2}
 URL="http://127.0.0.1:$PORT"
+PEER=${PEER:-}
+PEER_PORT=${PEER_PORT:-18081}
+PEER_DIR="$BENCH/peer"
+PEER_URL="http://127.0.0.1:$PEER_PORT"
+PEER_NODE="$PEER_DIR/node_modules/node/bin/node"
 JWT_SECRET=${JWT_SECRET:-$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')}
 export JWT_SECRET
 
@@ -159,6 +189,7 @@ cleanup() {
   local rc=$?
   if [[ -n $SAMPLER_PID ]]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
   stop_server
+  stop_peer
   if [[ $KEEP_DB != 1 ]]; then
     for db in "${DATABASES[@]}"; do
       psql_admin -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" 2>/dev/null || log "could not drop $db"
@@ -200,6 +231,161 @@ fresh_body() {
     '{"filter":{"search":"__TERM__","status":["ACTIVE","ONBOARDING"]},"first":20,"limit":999999}'
 }
 
+# --- the peer: PostGraphile (issue 15) -----------------------------------------
+
+PEER_PID=""
+PEER_ON=0        # 1: measure the peer in this run
+PEER_SKIPPED=""  # why not, for the report
+
+# Is bench/peer installed (Node 22, postgraphile, the filter plugin)?
+peer_installed() {
+  [[ -x $PEER_NODE ]] && "$PEER_NODE" -e 'process.exit(+process.versions.node.split(".")[0] >= 22 ? 0 : 1)' 2>/dev/null &&
+    [[ -f $PEER_DIR/node_modules/postgraphile/package.json && -f $PEER_DIR/node_modules/postgraphile-plugin-connection-filter/package.json ]]
+}
+
+# Decide whether this run measures the peer (PEER), installing it with
+# `npm ci` when needed; records the versions in $OUT/peer.json.
+peer_setup() {
+  rm -f "$OUT/peer.json"
+  if [[ $PEER == 0 ]]; then
+    PEER_SKIPPED="not measured in this run (PEER=0)"
+  elif ! peer_installed; then
+    log "installing the peer: npm ci in $PEER_DIR"
+    if ! command -v npm >/dev/null; then
+      PEER_SKIPPED="not measured: npm is not installed, so bench/peer could not be installed"
+    elif ! (cd "$PEER_DIR" && npm ci --no-audit --no-fund --loglevel=error) >"$OUT/peer-install.txt" 2>&1 || ! peer_installed; then
+      PEER_SKIPPED="not measured: \`npm ci\` in bench/peer failed: $(grep -m2 . "$OUT/peer-install.txt" | tr '\n' ' ' | cut -c1-240)(all of it in $OUT/peer-install.txt)"
+    fi
+  fi
+  if [[ -n $PEER_SKIPPED ]]; then
+    [[ $PEER == 1 ]] && die "PEER=1 but the peer is $PEER_SKIPPED"
+    log "PostGraphile peer $PEER_SKIPPED"
+    jq -n --arg why "$PEER_SKIPPED" '{skipped: $why}' >"$OUT/peer.json"
+    return 0
+  fi
+  PEER_ON=1
+  jq -n --arg node "$("$PEER_NODE" --version)" --arg pgl "$(peer_pkg_version postgraphile)" \
+    --arg filter "$(peer_pkg_version postgraphile-plugin-connection-filter)" \
+    --arg graphql "$(peer_pkg_version graphql)" --arg pg "$(peer_pkg_version pg)" \
+    '{node: $node, postgraphile: $pgl, connection_filter: $filter, graphql: $graphql, pg: $pg}' >"$OUT/peer.json"
+  log "PostGraphile peer: $(jq -r '"postgraphile \(.postgraphile), connection-filter \(.connection_filter), node \(.node)"' "$OUT/peer.json")"
+}
+
+peer_pkg_version() { jq -r .version "$PEER_DIR/node_modules/$1/package.json"; }
+
+start_peer() { # dburl logfile
+  env PEER_DATABASE_URL="$1" PEER_PORT="$PEER_PORT" PEER_POOL_MAX=10 NODE_ENV=production \
+    "$PEER_NODE" "$PEER_DIR/server.mjs" >"$2" 2>&1 &
+  PEER_PID=$!
+  local i
+  for i in $(seq 1 600); do
+    if grep -q 'listening' "$2" 2>/dev/null; then return 0; fi
+    kill -0 "$PEER_PID" 2>/dev/null || { cat "$2" >&2; PEER_PID=""; die "the peer exited"; }
+    sleep 0.1
+  done
+  die "the peer did not start in 60 s"
+}
+stop_peer() {
+  if [[ -n $PEER_PID ]]; then
+    kill "$PEER_PID" 2>/dev/null || true
+    wait "$PEER_PID" 2>/dev/null || true
+    PEER_PID=""
+  fi
+}
+peer_gql() { # body-file -> response on stdout (the same headers as the service gets)
+  curl -sS "$PEER_URL/graphql" -H 'Content-Type: application/json' -H 'Accept: application/json' \
+    -H "Authorization: Bearer $TOKEN" --data-binary @"$1"
+}
+# peer_wrk op duration record script [args]: run_wrk against the peer, its
+# process measured as "the server", results to $OUT/peer.jsonl as op.
+peer_wrk() {
+  local op=$1
+  shift
+  MEASURED_PID=$PEER_PID TARGET_URL="$PEER_URL/graphql" NO_METRICS=1 RESULTS="$OUT/peer.jsonl" \
+    RESULT_TAGS=$(jq -cn --arg op "$op" '{op: $op, server: "postgraphile"}') run_wrk "peer_$op" "$@"
+}
+# The peer's variables: the big partner, the statuses, the term (in both
+# search columns: an administrator's search, as the service's token has).
+peer_vars() { # partner-id term|"" [after]
+  jq -cn --arg p "$1" --arg t "$2" --arg a "${3:-}" '
+    {filter: ({partnerId: {equalTo: $p}, status: {in: ["ACTIVE", "ONBOARDING"]}} +
+      (if $t == "" then {} else {or: [{searchPublic: {includes: $t}}, {searchContact: {includes: $t}}]} end)),
+     first: 20} + (if $a == "" then {} else {after: $a} end)'
+}
+
+# Start the peer on the size's database, write its request bodies and check
+# that it answers what the service answers: the same clients in the same
+# order and the same totalCount, for each page and a few fresh terms.
+# Writes $SIZE_OUT/peer-meta.json.
+peer_prepare() { # dburl slug
+  local dburl=$1 slug=$2 partner
+  partner=$(psql -X -At "$dburl" -c "SELECT id FROM partners WHERE slug = '$slug'")
+  [[ -n $partner ]] || die "no partner $slug"
+  start_peer "$dburl" "$SIZE_OUT/peer.log"
+  local rss_idle
+  rss_idle=$(awk '/^VmRSS/ { print $2 }' "/proc/$PEER_PID/status")
+  local q="$BENCH/queries/peer_clients_page.graphql" ours theirs cursor checks="[]" ok=1
+  check_pair() { # op our-response peer-response
+    local o=$2 t=$3 e
+    if ! jq -e --arg op "$1" '.errors == null and .data.allClients != null and
+        ((.data.allClients.nodes | length) > 0 or ($op | startswith("clients_search_fresh")))' >/dev/null <<<"$t"; then
+      die "the peer answers errors for $1: $(head -c 500 <<<"$t")"
+    fi
+    e=$(jq -cn --arg op "$1" --argjson o "$o" --argjson t "$t" '
+      ($o.data.clients // null) as $oc | ($t.data.allClients // null) as $tc |
+      if $oc != null then
+        {op: $op, ours_total: $oc.totalCount, peer_total: $tc.totalCount,
+         ours_ids: [$oc.nodes[].clientId], peer_ids: [$tc.nodes[].clientId],
+         ours_assignments: [$oc.nodes[].assignments | length], peer_assignments: [$tc.nodes[].clientAssignmentsByClientUuid.nodes | length]}
+        | . + {same: (.ours_total == .peer_total and .ours_ids == .peer_ids and .ours_assignments == .peer_assignments and
+            ((.peer_ids | length) > 0 or ($op | startswith("clients_search_fresh"))))}
+        | del(.ours_ids, .peer_ids, .ours_assignments, .peer_assignments) + {nodes: ($tc.nodes | length)}
+      else
+        ($t.data.allClients.nodes[0] // {}) as $c |
+        {op: $op, ours_client: $o.data.client.clientId, peer_client: $c.clientId,
+         ours_assignments: ($o.data.client.assignments | length), peer_assignments: ($c.clientAssignmentsByClientUuid.nodes | length)}
+        | . + {same: (.ours_client == .peer_client and .ours_assignments == .peer_assignments)}
+      end')
+    checks=$(jq -c --argjson e "$e" '. + [$e]' <<<"$checks")
+    jq -e .same >/dev/null <<<"$e" || { ok=0; log "  peer: $1 differs from the service: $e"; }
+  }
+  body "$q" "$(peer_vars "$partner" dent)" >"$SIZE_OUT/body-peer_clients_search.json"
+  ours=$(gql "$SIZE_OUT/body-clients_search.json"); theirs=$(peer_gql "$SIZE_OUT/body-peer_clients_search.json")
+  printf '%s\n' "$theirs" >"$SIZE_OUT/response-peer_clients_search.json"
+  check_pair clients_search "$ours" "$theirs"
+  cursor=$(jq -r .data.allClients.pageInfo.endCursor <<<"$theirs")
+  body "$q" "$(peer_vars "$partner" dent "$cursor")" >"$SIZE_OUT/body-peer_clients_search_next.json"
+  body "$q" "$(peer_vars "$partner" "")" >"$SIZE_OUT/body-peer_clients_nosearch.json"
+  ours=$(gql "$SIZE_OUT/body-clients_nosearch.json"); theirs=$(peer_gql "$SIZE_OUT/body-peer_clients_nosearch.json")
+  check_pair clients_nosearch "$ours" "$theirs"
+  cursor=$(jq -r .data.allClients.pageInfo.endCursor <<<"$theirs")
+  body "$q" "$(peer_vars "$partner" "" "$cursor")" >"$SIZE_OUT/body-peer_clients_nosearch_next.json"
+  local op
+  for op in clients_search_next clients_nosearch_next; do
+    ours=$(gql "$SIZE_OUT/body-$op.json"); theirs=$(peer_gql "$SIZE_OUT/body-peer_$op.json")
+    check_pair "$op" "$ours" "$theirs"
+  done
+  local client_id
+  client_id=$(jq -r .variables.clientId "$SIZE_OUT/body-client.json")
+  body "$BENCH/queries/peer_client.graphql" "$(jq -cn --arg p "$partner" --arg c "$client_id" '{partnerId: $p, clientId: $c}')" \
+    >"$SIZE_OUT/body-peer_client.json"
+  ours=$(gql "$SIZE_OUT/body-client.json"); theirs=$(peer_gql "$SIZE_OUT/body-peer_client.json")
+  printf '%s\n' "$theirs" >"$SIZE_OUT/response-peer_client.json"
+  check_pair client "$ours" "$theirs"
+  # The fresh terms: bench/fresh.lua puts the term in (both places).
+  body "$q" "$(peer_vars "$partner" __TERM__)" >"$SIZE_OUT/body-peer_clients_search_fresh.json"
+  ! grep -q 999999 "$SIZE_OUT/body-peer_clients_search_fresh.json" || die "the peer's fresh body holds 999999 (fresh.lua's limit placeholder)"
+  local t
+  for t in $(awk 'NR % 67 == 1' "$TERMS"); do
+    ours=$(gql <(body "$BENCH/queries/clients-page.graphql" "$(jq -cn --arg t "$t" '{filter: {search: $t, status: ["ACTIVE", "ONBOARDING"]}, first: 20}')"))
+    theirs=$(peer_gql <(body "$q" "$(peer_vars "$partner" "$t")"))
+    check_pair "clients_search_fresh ($t)" "$ours" "$theirs"
+  done
+  log "  peer: $(jq -r 'map(select(.same)) | length' <<<"$checks")/$(jq -r length <<<"$checks") pages the same as the service's"
+  jq -n --arg partner "$partner" --argjson checks "$checks" --argjson ok "$ok" --argjson rss_idle "${rss_idle:-0}" \
+    '{partner_id: $partner, checks: $checks, same: ($ok == 1), rss_idle_kib: $rss_idle}' >"$SIZE_OUT/peer-meta.json"
+}
+
 # The fresh terms: every distinct four-letter run of letters in seed-bench's
 # vocabulary (src/ops/synthetic.rs), in a fixed mixed order.
 make_terms() {
@@ -215,7 +401,8 @@ make_terms() {
   [[ -s $TERMS ]] || die "no fresh terms"
 }
 
-metric() { # name -> value (sum over label sets)
+metric() { # name -> value (sum over label sets); 0 while measuring the peer
+  if [[ ${NO_METRICS:-0} == 1 ]]; then echo 0; return; fi
   curl -fsS "$URL/metrics" | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%d\n", s }'
 }
 
@@ -223,7 +410,8 @@ cpu_ticks() { # -> "busy steal server postgres" in clock ticks (busy: user+nice+
   local busy server pg
   busy=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9 }' /proc/stat)
   server=0
-  if [[ -n $SERVER_PID ]]; then server=$(awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0); fi
+  local pid=${MEASURED_PID:-$SERVER_PID}
+  if [[ -n $pid ]]; then server=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0); fi
   # utime + stime of every postgres process, plus the reaped children's time
   # the postmaster has accumulated (backends that exited: pgbench's connections)
   pg=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" { s += $14 + $15 + $16 + $17 } END { print s + 0 }')
@@ -297,11 +485,11 @@ wrk_once() {
   load0=$(cut -d' ' -f1 /proc/loadavg)
   cpu0=$(cpu_ticks)
   t0=$(date +%s.%N)
-  rss_sampler "$SERVER_PID" >"$rssf" &
+  rss_sampler "${MEASURED_PID:-$SERVER_PID}" >"$rssf" &
   SAMPLER_PID=$!
   # `time` gives wrk's own CPU time, so that the rest can be told apart.
   if ! { time wrk -t "$threads" -c "$CONNECTIONS" -d "$dur" --latency --timeout 10s -s "$BENCH/$script" \
-      "$URL/graphql" -- "$@" >"$raw" 2>&1; } 2>"$SIZE_OUT/time-$op.txt"; then
+      "${TARGET_URL:-$URL/graphql}" -- "$@" >"$raw" 2>&1; } 2>"$SIZE_OUT/time-$op.txt"; then
     kill "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=""; cat "$raw" >&2; die "wrk failed ($op)"
   fi
   t1=$(date +%s.%N)
@@ -466,17 +654,36 @@ bench_size() {
   # shellcheck disable=SC2086
   users=$(head -n "$CONNECTIONS" <<<"$users" | tr '\n' ' ')
 
+  # The PostGraphile peer runs beside the service for the read operations:
+  # each is measured on the service, then on the peer.
+  if [[ $PEER_ON == 1 ]]; then peer_prepare "$dburl" "$slug"; fi
+
   log "  warm-up ($WARMUP per read operation)"
-  for op in $READ_OPS; do run_wrk "$op" "$WARMUP" 0 query.lua "$SIZE_OUT/body-$op.json"; done
+  for op in $READ_OPS; do
+    run_wrk "$op" "$WARMUP" 0 query.lua "$SIZE_OUT/body-$op.json"
+    if [[ $PEER_ON == 1 ]]; then peer_wrk "$op" "$WARMUP" 0 query.lua "$SIZE_OUT/body-peer_$op.json"; fi
+  done
   run_wrk clients_search_fresh "$WARMUP" 0 fresh.lua "$SIZE_OUT/body-clients_search_fresh.json" "$TERMS"
+  if [[ $PEER_ON == 1 ]]; then
+    peer_wrk clients_search_fresh "$WARMUP" 0 fresh.lua "$SIZE_OUT/body-peer_clients_search_fresh.json" "$TERMS"
+    jq --argjson k "$(awk '/^VmRSS/ { print $2 }' "/proc/$PEER_PID/status")" '. + {rss_warm_kib: $k}' \
+      "$SIZE_OUT/peer-meta.json" >"$SIZE_OUT/peer-meta.json.tmp" && mv "$SIZE_OUT/peer-meta.json.tmp" "$SIZE_OUT/peer-meta.json"
+  fi
   local rss_warm
   rss_warm=$(awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status")
 
-  log "  measuring: $CONNECTIONS connections, $DURATION per operation"
-  for op in $READ_OPS; do run_wrk "$op" "$DURATION" 1 query.lua "$SIZE_OUT/body-$op.json"; done
+  log "  measuring: $CONNECTIONS connections, $DURATION per operation$([[ $PEER_ON == 1 ]] && echo ", the service then the PostGraphile peer")"
+  for op in $READ_OPS; do
+    run_wrk "$op" "$DURATION" 1 query.lua "$SIZE_OUT/body-$op.json"
+    if [[ $PEER_ON == 1 ]]; then peer_wrk "$op" "$DURATION" 1 query.lua "$SIZE_OUT/body-peer_$op.json"; fi
+  done
   # Not in the pgbench comparison: its statements change on every request.
   run_wrk clients_search_fresh "$DURATION" 1 fresh.lua "$SIZE_OUT/body-clients_search_fresh.json" "$TERMS"
+  if [[ $PEER_ON == 1 ]]; then
+    peer_wrk clients_search_fresh "$DURATION" 1 fresh.lua "$SIZE_OUT/body-peer_clients_search_fresh.json" "$TERMS"
+  fi
   stop_server
+  stop_peer
 
   # pgbench and EXPLAIN before the mutations, which add rows and change the
   # data the read statements see.
@@ -595,9 +802,15 @@ capture_and_pgbench() {
 fmt_rss() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 
 write_report() {
-  local results="$OUT/results.jsonl" pgb="$OUT/pgbench.jsonl"
+  local results="$OUT/results.jsonl" pgb="$OUT/pgbench.jsonl" peerf="$OUT/peer.jsonl"
   [[ -f $results ]] || touch "$results"
   [[ -f $pgb ]] || touch "$pgb"
+  [[ -f $peerf ]] || touch "$peerf"
+  # Hand-written blocks of the previous report, markers included, kept verbatim.
+  local kept=""
+  if [[ -f $REPORT ]]; then
+    kept=$(perl -ne 'if (/^<!-- kept: begin -->$/) { $in = 1 } print if $in; $in = 0 if $in && /^<!-- kept: end -->$/' "$REPORT")
+  fi
   local cpu mem pgver kernel
   cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
@@ -628,6 +841,10 @@ write_report() {
     echo "| database | $pgver, local (127.0.0.1), default configuration (shared_buffers $(psql_admin -Atc 'SHOW shared_buffers' 2>/dev/null || echo '?')) |"
     echo "| load | wrk $(wrk --version 2>&1 | awk 'NR == 1 { print $2 }'), $CONNECTIONS connections, $THREADS threads ($CONNECTIONS for assign/unassign), $DURATION per operation after a $WARMUP warm-up per read operation |"
     echo "| server | release build, PostgreSQL pool of 10 (\`DB_MAX_CONNECTIONS\` default), rate limits lifted, \`RUST_LOG=warn\` |"
+    if [[ -f $OUT/peer.json ]]; then
+      jq -r 'if .skipped then "| peer | PostGraphile \(.skipped) |"
+        else "| peer | PostGraphile \(.postgraphile) (Amber preset) with postgraphile-plugin-connection-filter \(.connection_filter), graphql \(.graphql), pg \(.pg), on Node \(.node) (`NODE_ENV=production`), pg pool of 10, schema introspected once at start (no watch mode, no GraphiQL), connected as the PostgreSQL superuser: **no row-level security**, no tenant scoping but the `partnerId` filter in its queries (`bench/peer/`) |" end' "$OUT/peer.json"
+    fi
     echo
     echo "Load generator, database and server **share the $(nproc) cores**: every number below"
     echo "is for the whole stack on one small machine, not for the server alone. The"
@@ -645,6 +862,7 @@ write_report() {
     echo '```sh'
     echo 'apt-get install -y wrk postgresql-client jq curl sqlite3   # pgbench comes with postgresql-client / postgresql-contrib'
     echo 'cargo build --release'
+    echo '# the PostGraphile peer: run.sh runs `npm ci` in bench/peer when needed (Node 22 comes from npm there); PEER=0 skips it'
     echo 'SIZES="10000 100000 1000000" DURATION=30s bench/run.sh   # PGURL=postgres://postgres@127.0.0.1:5432 (a superuser)'
     echo '```'
     echo
@@ -665,6 +883,21 @@ write_report() {
     echo "- **provision**: \`provisionClient\`, a new unique \`clientId\` every request"
     echo "- **assign_unassign**: \`assignPartnerUsers\` then \`unassignPartnerUser\` of one eligible, unassigned user, alternating, on one client; each connection has its own user"
     echo
+    if [[ -s $peerf ]]; then
+      echo "The read operations also ran on **PostGraphile** (the peer, issue 15; see Machine),"
+      echo "on the same database and data, each right after the service's run of the same"
+      echo "operation, with the same wrk settings, scripts and checks, with"
+      echo "\`bench/queries/peer_clients_page.graphql\` (\`allClients(filter: {partnerId: {equalTo: <the big partner>},"
+      echo "status: {in: [ACTIVE, ONBOARDING]}, or: [{searchPublic: {includes: \"dent\"}}, {searchContact: {includes: \"dent\"}}]},"
+      echo "orderBy: [SORT_NAME_ASC, ROW_ID_ASC], first: 20)\` with the same fields, the assignments through"
+      echo "\`clientAssignmentsByClientUuid\`) and \`peer_client.graphql\` (\`allClients(condition: {partnerId:, clientId:})\`:"
+      echo "the unique (partner_id, client_id) is an index, not a constraint, so PostGraphile has no lookup field for it). Its fresh-terms run counts with"
+      echo "\`totalCount\`: PostGraphile has no bounded count. Before measuring, run.sh checks that the"
+      echo "peer's pages hold the same clients in the same order, with the same \`totalCount\` and"
+      echo "assignments, as the service's (the search and unsearched pages, their next pages, the"
+      echo "client panel, and a few fresh terms)."
+      echo
+    fi
     echo "An error is a non-2xx response, a body with \`errors\`, a socket error, or for"
     echo "the mutations a non-empty \`userErrors\` (or \`created: false\`). RSS is the"
     echo "server's VmRSS sampled every 100 ms during the operation; *peak RSS* is the"
@@ -696,6 +929,33 @@ write_report() {
         (if .errors == 0 then "0" else "**\(.errors)** (\(.non2xx) non-2xx, \(.gql_errors) errors/userErrors, \(.socket_errors) socket)" end) +
         " | \(.rss_kib / 1024 | . * 10 | round / 10) MiB | \(.stmts_per_req | . * 100 | round / 100) | \(.cpu_server | . * 100 | round / 100) | \(.cpu_postgres | . * 100 | round / 100) | \(.cpu_wrk | . * 100 | round / 100) | \(.cpu_other | . * 100 | round / 100) | \(.cpu_steal // 0 | . * 100 | round / 100) | \(.attempt // 1)/\(.attempts // 1) |"' "$results"
       echo
+      if [[ -n $(jq -c --argjson n "$n" 'select(.size == $n)' "$peerf") ]]; then
+        echo "Against PostGraphile (the peer), the same page on the same database; each operation ran on the"
+        echo "service, then on the peer. *ratio*: the service's req/s over the peer's. The peer's CPU,"
+        echo "RSS and errors are its own (the node process); *CPU postgres* is PostgreSQL's during the peer's run."
+        echo "clients_search_fresh: the service counts with \`count(limit:)\`, the peer with \`totalCount\`."
+        echo
+        if [[ -f $OUT/$n/peer-meta.json ]]; then
+          jq -r '"PostGraphile RSS: \(.rss_idle_kib / 1024 | . * 10 | round / 10) MiB idle, \(.rss_warm_kib // 0 | . / 1024 | . * 10 | round / 10) MiB after warm-up. " +
+            "Its answers: \(.checks | map(select(.same)) | length) of \(.checks | length) checked pages the same as the service'"'"'s" +
+            (if .same then "." else "; **differing**: " + (.checks | map(select(.same | not) | tostring) | join("; ")) + "." end)' "$OUT/$n/peer-meta.json"
+          echo
+        fi
+        echo "| operation | partner-clients | PostGraphile | ratio | PostGraphile p50 | PostGraphile errors | PostGraphile peak RSS | CPU PostGraphile | CPU postgres | CPU wrk | CPU other | steal | attempt |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        jq -r -s --argjson n "$n" --slurpfile pr "$peerf" '
+          def ms: . * 100 | round / 100;
+          def c: . // 0 | . * 100 | round / 100;
+          map(select(.size == $n)) as $r |
+          $pr | map(select(.size == $n))[] | . as $p | ($r | map(select(.op == $p.op)) | first) as $s |
+          "| \($p.op) | " + (if $s then "\($s.rps | round) req/s, p99 \($s.p99_ms | ms) ms" else "—" end) +
+          " | \($p.rps | round) req/s, p99 \($p.p99_ms | ms) ms | " +
+          (if $s and $p.rps > 0 then "\($s.rps / $p.rps | . * 100 | round / 100) ×" else "—" end) +
+          " | \($p.p50_ms | ms) ms | " +
+          (if $p.errors == 0 then "0" else "**\($p.errors)** (\($p.non2xx) non-2xx, \($p.gql_errors) errors, \($p.socket_errors) socket)" end) +
+          " | \($p.rss_kib / 1024 | . * 10 | round / 10) MiB | \($p.cpu_server | c) | \($p.cpu_postgres | c) | \($p.cpu_wrk | c) | \($p.cpu_other | c) | \($p.cpu_steal | c) | \($p.attempt // 1)/\($p.attempts // 1) |"' "$results"
+        echo
+      fi
       if [[ -n $(jq -c --argjson n "$n" 'select(.size == $n)' "$pgb") ]]; then
         echo "Against pgbench running the same statements (captured from the PostgreSQL log with their"
         echo "parameters as literals, \`pgbench -M prepared -c $CONNECTIONS -j $THREADS\`, one transaction = one request's statements, server stopped)."
@@ -758,12 +1018,12 @@ write_report() {
         (map("\(.op) \(.pct | round) %") | join(", ")) + " | " +
         (if all(.pct >= 70) then "met" elif any(.pct >= 70) then "**missed** for " + (map(select(.pct < 70) | .op) | join(", ")) else "**missed**" end) + " |" end' "$results"
     local errs
-    errs=$(jq -r -s 'map(select(.errors > 0) | "\(.op) at \(.size): \(.errors)") | join("; ")' "$results")
+    errs=$(cat "$results" "$peerf" | jq -r -s 'map(select(.errors > 0) | "\(if .server then "PostGraphile " else "" end)\(.op) at \(.size): \(.errors)") | join("; ")')
     echo
     if [[ -n $errs ]]; then
       echo "**Runs with errors** (see the tables above and \`bench/out/<N>/wrk-<operation>.txt\`): $errs."
     else
-      echo "No run had an error: every response was 2xx without \`errors\` (and without \`userErrors\` for the mutations)."
+      echo "No run had an error: every response was 2xx without \`errors\` (and without \`userErrors\` for the mutations)$([[ -s $peerf ]] && echo ", the PostGraphile peer's included")."
     fi
     echo
 
@@ -789,6 +1049,10 @@ write_report() {
         perl "$BENCH/plans.pl" $only "$f" "$OUT/$n/pgbench-$op.sql" "$OUT/$n/service-plans-$op.txt" "$OUT/$n/service-plans-$op-first.txt"
       done
     done
+    if [[ -n $kept ]]; then
+      echo
+      printf '%s\n' "$kept"
+    fi
   } >"$REPORT"
   log "wrote $REPORT"
 }
@@ -831,7 +1095,8 @@ trap 'exit 130' INT TERM
 make_terms
 START=$(date +%s)
 if has_backend postgres; then
-  rm -f "$OUT/results.jsonl" "$OUT/pgbench.jsonl" "$OUT/run.json"
+  rm -f "$OUT/results.jsonl" "$OUT/pgbench.jsonl" "$OUT/run.json" "$OUT/peer.jsonl"
+  peer_setup
   for N in $SIZES; do
     bench_size "$N"
     if [[ $KEEP_DB != 1 ]]; then
