@@ -83,6 +83,10 @@ fn checked_role(role: &str) -> Result<String, DbErr> {
     }
 }
 
+/// SQLite's memory map (`PRAGMA mmap_size`): 256 MiB, more than the
+/// demo's and a 100,000-client database's size.
+const SQLITE_MMAP_BYTES: u64 = 256 << 20;
+
 /// The pool; `startup` are PostgreSQL run-time parameters every connection
 /// is opened with.
 async fn pool(args: &DbArgs, startup: Vec<(&'static str, String)>) -> Result<DatabaseConnection, DbErr> {
@@ -101,6 +105,13 @@ async fn pool(args: &DbArgs, startup: Vec<(&'static str, String)>) -> Result<Dat
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
+                // Reads through a memory map instead of copying each page
+                // into every connection's own 2 MiB page cache: a search that
+                // looks up a few thousand rows by rowid (the FTS5 index's
+                // matches) halved its time with it. The mapped pages are the
+                // OS page cache's, shared by the pool's connections; they show
+                // in RSS as file-backed memory, up to the database's size.
+                .pragma("mmap_size", SQLITE_MMAP_BYTES.to_string())
         });
     if !startup.is_empty() {
         // Appended to the `statement_timeout` sea-orm already put there.

@@ -24,6 +24,16 @@ pub struct Filter {
     pub search: Option<SearchTerm>,
     /// Empty: every status.
     pub statuses: Vec<ClientStatus>,
+    /// SQLite: how the search index serves this filter, worked out by the
+    /// first query that needs it ([`index_query`]: one probe statement) and
+    /// kept for the request's others (the page, then its count).
+    index: tokio::sync::OnceCell<Option<IndexSearch>>,
+}
+
+impl Filter {
+    pub fn new(search: Option<SearchTerm>, statuses: Vec<ClientStatus>) -> Filter {
+        Filter { search, statuses, index: Default::default() }
+    }
 }
 
 /// The principal's clients: the row scope from the policy module. Every
@@ -160,6 +170,10 @@ fn fts_query(term: &SearchTerm, contact: bool) -> String {
 /// index to pay. One statement: the partner's key range, and its matches
 /// counted up to the threshold against its size from the counters.
 async fn index_query(db: &impl ConnectionTrait, p: &Principal, f: &Filter) -> Result<Option<IndexSearch>> {
+    f.index.get_or_try_init(|| probe_index(db, p, f)).await.cloned()
+}
+
+async fn probe_index(db: &impl ConnectionTrait, p: &Principal, f: &Filter) -> Result<Option<IndexSearch>> {
     let Some(term) = &f.search else { return Ok(None) };
     if db.get_database_backend() != DbBackend::Sqlite || term.as_str().chars().count() < INDEX_MIN_CHARS {
         return Ok(None);

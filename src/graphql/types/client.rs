@@ -244,7 +244,7 @@ impl ClientFilter {
         let mut statuses = f.status.unwrap_or_default();
         statuses.sort();
         statuses.dedup();
-        Ok(clients::Filter { search: search_term(f.search.as_deref())?, statuses })
+        Ok(clients::Filter::new(search_term(f.search.as_deref())?, statuses))
     }
 }
 
