@@ -386,18 +386,9 @@ peer_prepare() { # dburl slug
     '{partner_id: $partner, checks: $checks, same: ($ok == 1), rss_idle_kib: $rss_idle}' >"$SIZE_OUT/peer-meta.json"
 }
 
-# The fresh terms: every distinct four-letter run of letters in seed-bench's
-# vocabulary (src/ops/synthetic.rs), in a fixed mixed order.
+# The fresh terms (bench/terms.pl).
 make_terms() {
-  perl -0777 -ne '
-    my @w;
-    for my $name (qw(PREFIXES CITIES TRADES FIRST LAST)) {
-      /const $name:[^=]*=\s*&?\[(.*?)\];/s or die "no $name in synthetic.rs\n";
-      push @w, map { split / / } map { lc } ($1 =~ /"([^"]*)"/g);
-    }
-    my %g;
-    for my $w (@w) { for my $i (0 .. length($w) - 4) { my $g = substr($w, $i, 4); $g{$g} = 1 if $g =~ /^[a-z]{4}$/ } }
-    print "$_\n" for sort { reverse($a) cmp reverse($b) } keys %g;' "$ROOT/src/ops/synthetic.rs" >"$TERMS"
+  perl "$BENCH/terms.pl" "$ROOT/src/ops/synthetic.rs" >"$TERMS"
   [[ -s $TERMS ]] || die "no fresh terms"
 }
 

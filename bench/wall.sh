@@ -55,15 +55,7 @@ bin_of() { if [[ $1 == wall ]]; then echo "$WALL_BIN"; else echo "$NOWALL_BIN"; 
 body() { jq -n --rawfile q "$1" --argjson v "$2" '{query: $q, variables: $v}'; }
 
 # The fresh terms, as bench/run.sh makes them.
-perl -0777 -ne '
-  my @w;
-  for my $name (qw(PREFIXES CITIES TRADES FIRST LAST)) {
-    /const $name:[^=]*=\s*&?\[(.*?)\];/s or die "no $name in synthetic.rs\n";
-    push @w, map { split / / } map { lc } ($1 =~ /"([^"]*)"/g);
-  }
-  my %g;
-  for my $w (@w) { for my $i (0 .. length($w) - 4) { my $g = substr($w, $i, 4); $g{$g} = 1 if $g =~ /^[a-z]{4}$/ } }
-  print "$_\n" for sort { reverse($a) cmp reverse($b) } keys %g;' "$ROOT/src/ops/synthetic.rs" >"$OUT/terms.txt"
+perl "$BENCH/terms.pl" "$ROOT/src/ops/synthetic.rs" >"$OUT/terms.txt"
 
 declare -A EMAIL
 for side in wall nowall; do
