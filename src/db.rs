@@ -145,19 +145,28 @@ pub async fn begin_tenant(
 ) -> Result<DatabaseTransaction, DbErr> {
     let txn = if write { begin_write(db).await? } else { db.begin().await? };
     if db.get_database_backend() == DbBackend::Postgres {
-        let role = match principal.role {
-            PartnerRole::PartnerAdmin => Role::PartnerAdmin,
-            PartnerRole::PartnerUser => Role::PartnerUser,
-        };
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT set_config('app.partner_id', $1, true), set_config('app.user_id', $2, true), \
              set_config('app.role', $3, true)",
-            [principal.partner_id.to_string().into(), principal.user_id.to_string().into(), role.as_str().into()],
+            [
+                principal.partner_id.to_string().into(),
+                principal.user_id.to_string().into(),
+                role_setting(principal).into(),
+            ],
         ))
         .await?;
     }
     Ok(txn)
+}
+
+/// The principal's `app.role` setting, which the policies read.
+pub fn role_setting(principal: &Principal) -> &'static str {
+    match principal.role {
+        PartnerRole::PartnerAdmin => Role::PartnerAdmin,
+        PartnerRole::PartnerUser => Role::PartnerUser,
+    }
+    .as_str()
 }
 
 /// Begin a transaction that will write. On SQLite it takes the write lock at

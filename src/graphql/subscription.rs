@@ -84,7 +84,7 @@ impl Subscription {
 
 /// The client's row id, or NOT_FOUND: `client(clientId:)`'s own lookup.
 async fn visible_client(session: &Session, p: &Principal, client_id: &str) -> Result<Uuid, AppError> {
-    let tenant = TenantDb::new(session.db.clone(), p.clone(), false);
+    let tenant = TenantDb::new(session.db.clone(), p.clone(), false, Some(session.metrics.clone()));
     let found = async { clients::get(&tenant.reader().await?, p, client_id).await }.await;
     tenant.finish().await;
     Ok(found?.id)
@@ -139,7 +139,7 @@ impl Feed {
 
     /// The event as `p` may see it, or `None` when it may not.
     async fn scoped(&self, p: &Principal, change: &Arc<Change>) -> Result<Option<ClientEvent>, AppError> {
-        let tenant = TenantDb::new(self.session.db.clone(), p.clone(), false);
+        let tenant = TenantDb::new(self.session.db.clone(), p.clone(), false, Some(self.session.metrics.clone()));
         let found = async {
             let row = clients::find_by_uuid(&tenant.reader().await?, p, change.client_uuid).await?;
             row.map(Client::new).transpose()

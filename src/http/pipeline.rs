@@ -232,7 +232,7 @@ async fn run(
     request: async_graphql::Request,
     writes: bool,
 ) -> (async_graphql::Response, Option<Code>) {
-    let tenant = TenantDb::new(state.db.clone(), principal.clone(), writes);
+    let tenant = TenantDb::new(state.db.clone(), principal.clone(), writes, Some(state.metrics.clone()));
     let request = request.data(Loaders::new(tenant.clone(), principal.clone())).data(tenant.clone()).data(principal);
     let run = AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
     let outcome = tokio::time::timeout(state.limits.request_timeout(), run).await;

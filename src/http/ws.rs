@@ -371,7 +371,13 @@ async fn admit(socket: &Socket, payload: &serde_json::Value) -> Result<Data, Clo
         return Err(Close::TRY_AGAIN);
     }
     let (principal_tx, principal_rx) = watch::channel(principal);
-    let session = Session::new(state.db.clone(), state.live.hub.clone(), principal_rx, socket.close.clone());
+    let session = Session::new(
+        state.db.clone(),
+        state.metrics.clone(),
+        state.live.hub.clone(),
+        principal_rx,
+        socket.close.clone(),
+    );
     *socket.init() = Init::Accepted {
         authorization: authorization.unwrap_or_default().to_owned(),
         principal: principal_tx,

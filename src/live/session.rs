@@ -3,9 +3,11 @@
 //! ask the socket to close.
 
 use super::Hub;
+use crate::metrics::Metrics;
 use crate::policy::Principal;
 use sea_orm::DatabaseConnection;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use tokio::sync::watch;
 
 /// A WebSocket close: code and reason (graphql-transport-ws' codes where
@@ -39,6 +41,8 @@ impl Close {
 /// A socket's session, shared by its subscriptions (async-graphql session data).
 pub struct Session {
     pub db: DatabaseConnection,
+    /// Where the subscriptions' reads count their statements.
+    pub metrics: Arc<Metrics>,
     pub hub: Hub,
     principal: watch::Receiver<Principal>,
     close: watch::Sender<Option<Close>>,
@@ -49,11 +53,12 @@ pub struct Session {
 impl Session {
     pub fn new(
         db: DatabaseConnection,
+        metrics: Arc<Metrics>,
         hub: Hub,
         principal: watch::Receiver<Principal>,
         close: watch::Sender<Option<Close>>,
     ) -> Self {
-        Session { db, hub, principal, close, subscriptions: AtomicUsize::new(0) }
+        Session { db, metrics, hub, principal, close, subscriptions: AtomicUsize::new(0) }
     }
 
     /// The principal as of the socket's last authentication.

@@ -17,6 +17,7 @@ mod provisioning;
 mod relay;
 mod replicas;
 mod rls;
+mod rls_read_txn;
 mod rls_requests;
 mod schema;
 mod search_parity;

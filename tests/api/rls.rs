@@ -12,25 +12,25 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, 
 use std::collections::BTreeSet;
 use uuid::Uuid;
 
-const PID: &str = "SELECT pg_backend_pid() AS v";
+pub(crate) const PID: &str = "SELECT pg_backend_pid() AS v";
 const TABLES: [&str; 6] =
     ["clients", "client_assignments", "audit_events", "partner_client_counts", "users", "partners"];
 
 /// Two partners with rows in every table: alpha (admin ada; members ben and
 /// cy on acme, dee on nothing; apex unassigned) and beta (admin bea, member
 /// bo on bolt).
-struct World {
-    app: TestApp,
-    a: PartnerFx,
-    b: PartnerFx,
-    ada: UserFx,
+pub(crate) struct World {
+    pub app: TestApp,
+    pub a: PartnerFx,
+    pub b: PartnerFx,
+    pub ada: UserFx,
     ben: UserFx,
     dee: UserFx,
-    bea: UserFx,
+    pub bea: UserFx,
     bo: UserFx,
 }
 
-async fn world() -> Option<World> {
+pub(crate) async fn world() -> Option<World> {
     let app = spawn_postgres().await?;
     let (a, b) = (app.partner("alpha").await, app.partner("beta").await);
     let (ada, ben, cy, dee) = (
@@ -49,12 +49,12 @@ async fn world() -> Option<World> {
     Some(World { app, a, b, ada, ben, dee, bea, bo })
 }
 
-fn principal(user: &UserFx, partner: &PartnerFx, role: PartnerRole) -> Principal {
+pub(crate) fn principal(user: &UserFx, partner: &PartnerFx, role: PartnerRole) -> Principal {
     Principal { user_id: user.id, partner_id: partner.id, role, scope: TokenScope::Full }
 }
 
 /// `serve`'s pool on the test's database, `size` connections.
-async fn app_pool(app: &TestApp, size: u32) -> DatabaseConnection {
+pub(crate) async fn app_pool(app: &TestApp, size: u32) -> DatabaseConnection {
     let name: String = one(&app.db, "SELECT current_database()::text AS v").await.unwrap();
     let base = std::env::var("TEST_DATABASE_URL").unwrap();
     let (prefix, _) = base.split('?').next().unwrap().rsplit_once('/').unwrap();
@@ -63,17 +63,17 @@ async fn app_pool(app: &TestApp, size: u32) -> DatabaseConnection {
     connect_as_app(&args, None).await.unwrap()
 }
 
-fn stmt(sql: &str) -> Statement {
+pub(crate) fn stmt(sql: &str) -> Statement {
     Statement::from_string(DbBackend::Postgres, sql)
 }
 
 /// The column `v` of a one-row query.
-async fn one<T: sea_orm::TryGetable>(c: &impl ConnectionTrait, sql: &str) -> Result<T, DbErr> {
+pub(crate) async fn one<T: sea_orm::TryGetable>(c: &impl ConnectionTrait, sql: &str) -> Result<T, DbErr> {
     let row = c.query_one_raw(stmt(sql)).await?.expect("one row");
     row.try_get("", "v")
 }
 
-async fn count(c: &impl ConnectionTrait, table: &str) -> i64 {
+pub(crate) async fn count(c: &impl ConnectionTrait, table: &str) -> i64 {
     one(c, &format!("SELECT count(*)::bigint AS v FROM {table}")).await.unwrap()
 }
 
@@ -93,7 +93,7 @@ async fn partners_seen(c: &impl ConnectionTrait, table: &str) -> Vec<Uuid> {
     all(c, &sql).await
 }
 
-async fn client_ids(c: &impl ConnectionTrait) -> BTreeSet<String> {
+pub(crate) async fn client_ids(c: &impl ConnectionTrait) -> BTreeSet<String> {
     all(c, "SELECT client_id AS v FROM clients").await.into_iter().collect()
 }
 
@@ -292,7 +292,7 @@ async fn settings_scope_unscoped_queries(w: World) {
 }
 
 /// The connection's settings and what it sees, outside any transaction.
-async fn assert_clean(pool: &DatabaseConnection, when: &str) {
+pub(crate) async fn assert_clean(pool: &DatabaseConnection, when: &str) {
     let setting: Option<String> = one(pool, "SELECT current_setting('app.partner_id', true) AS v").await.unwrap();
     assert!(setting.as_deref().unwrap_or("").is_empty(), "{when}: app.partner_id = {setting:?}");
     assert_eq!(count(pool, "clients").await, 0, "{when}: clients visible");
