@@ -216,32 +216,26 @@ pub fn keyset(order: Order) -> Keyset<client::Model> {
             p.text_value()
         }
     }
-    let (name, column, key, to_value): (
-        _,
-        _,
-        fn(&client::Model) -> Vec<KeyPart>,
-        fn(usize, &KeyPart) -> Option<Value>,
-    ) = match (order.field, order.descending) {
-        (OrderField::BusinessName, d) => (
-            if d { "clients:BUSINESS_NAME:DESC" } else { "clients:BUSINESS_NAME:ASC" },
-            sort_column(order.field),
-            |c| vec![KeyPart::Text(c.sort_name.clone()), KeyPart::uuid(c.id)],
-            uuid_at_1,
-        ),
-        (OrderField::ClientId, d) => (
-            if d { "clients:CLIENT_ID:DESC" } else { "clients:CLIENT_ID:ASC" },
-            sort_column(order.field),
-            |c| vec![KeyPart::Text(c.client_id.clone()), KeyPart::uuid(c.id)],
-            uuid_at_1,
-        ),
-        (OrderField::CreatedAt, d) => (
-            if d { "clients:CREATED_AT:DESC" } else { "clients:CREATED_AT:ASC" },
-            sort_column(order.field),
-            |c| vec![KeyPart::time(&c.created_at), KeyPart::uuid(c.id)],
-            |i, p| if i == 1 { p.uuid_value() } else { p.time_value() },
-        ),
-    };
-    Keyset { name, columns: vec![col(column), col(client::Column::Id)], descending: order.descending, key, to_value }
+    let (name, key, to_value): (_, fn(&client::Model) -> Vec<KeyPart>, fn(usize, &KeyPart) -> Option<Value>) =
+        match (order.field, order.descending) {
+            (OrderField::BusinessName, d) => (
+                if d { "clients:BUSINESS_NAME:DESC" } else { "clients:BUSINESS_NAME:ASC" },
+                |c| vec![KeyPart::Text(c.sort_name.clone()), KeyPart::uuid(c.id)],
+                uuid_at_1,
+            ),
+            (OrderField::ClientId, d) => (
+                if d { "clients:CLIENT_ID:DESC" } else { "clients:CLIENT_ID:ASC" },
+                |c| vec![KeyPart::Text(c.client_id.clone()), KeyPart::uuid(c.id)],
+                uuid_at_1,
+            ),
+            (OrderField::CreatedAt, d) => (
+                if d { "clients:CREATED_AT:DESC" } else { "clients:CREATED_AT:ASC" },
+                |c| vec![KeyPart::time(&c.created_at), KeyPart::uuid(c.id)],
+                |i, p| if i == 1 { p.uuid_value() } else { p.time_value() },
+            ),
+        };
+    let columns = vec![col(sort_column(order.field)), col(client::Column::Id)];
+    Keyset { name, columns, descending: order.descending, key, to_value }
 }
 
 /// One page of the principal's clients that match.
