@@ -260,7 +260,7 @@ async fn run(db: &SchemaManagerConnection<'_>, sql: Vec<String>) -> Result<(), D
     Ok(())
 }
 
-async fn current_schema(db: &SchemaManagerConnection<'_>) -> Result<String, DbErr> {
+pub(crate) async fn current_schema(db: &SchemaManagerConnection<'_>) -> Result<String, DbErr> {
     let row = db
         .query_one_raw(Statement::from_string(DatabaseBackend::Postgres, "SELECT current_schema() AS s"))
         .await?

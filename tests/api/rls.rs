@@ -375,6 +375,35 @@ async fn interleaved_tenants_never_mix(w: World) {
     assert_clean(&pool, "after 1000 transactions").await;
 }
 
+/// Every SECURITY DEFINER function of the wall pins its `search_path` to the
+/// schema and then `pg_temp` (left out, `pg_temp` is searched first for
+/// tables, and a session could shadow `clients` inside the owner's
+/// function); the two lookups run on every request and are PL/pgSQL, whose
+/// plans are kept (a SQL SECURITY DEFINER body is planned on every call).
+async fn definer_functions_are_pinned_and_planned_once(w: World) {
+    let rows = w
+        .app
+        .db
+        .query_all_raw(stmt(
+            "SELECT p.proname::text AS name, l.lanname::text AS lang, array_to_string(p.proconfig, ';') AS config \
+             FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang \
+             WHERE p.prosecdef AND p.pronamespace = current_schema()::regnamespace ORDER BY 1",
+        ))
+        .await
+        .unwrap();
+    let found: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| (r.try_get("", "name").unwrap(), r.try_get("", "lang").unwrap(), r.try_get("", "config").unwrap()))
+        .collect();
+    let names: Vec<&str> = found.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(names, ["app_assigned_client_ids", "app_principal", "app_search_client_ids"]);
+    let schema: String = one(&w.app.db, "SELECT current_schema()::text AS v").await.unwrap();
+    for (name, lang, config) in &found {
+        assert_eq!(lang, "plpgsql", "{name}");
+        assert_eq!(config, &format!("search_path={schema}, pg_temp"), "{name}");
+    }
+}
+
 macro_rules! pg_tests {
     ($($name:ident),* $(,)?) => {
         $(
@@ -394,6 +423,7 @@ mod postgres {
         no_settings_no_rows,
         settings_scope_unscoped_queries,
         settings_never_outlive_the_transaction,
-        interleaved_tenants_never_mix
+        interleaved_tenants_never_mix,
+        definer_functions_are_pinned_and_planned_once
     );
 }
