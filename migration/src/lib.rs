@@ -13,6 +13,7 @@ mod m20261206_000001_sqlite_search_index;
 mod m20261207_000001_rls_search;
 mod m20261208_000001_rls_search_page;
 mod m20261209_000001_rls_plpgsql_lookups;
+mod m20261210_000001_assignment_partner;
 
 pub use m20261205_000001_row_level_security::{valid_role_name, APP_ROLE_SETTING, DEFAULT_APP_ROLE};
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_rls_search::Migration),
             Box::new(m20261208_000001_rls_search_page::Migration),
             Box::new(m20261209_000001_rls_plpgsql_lookups::Migration),
+            Box::new(m20261210_000001_assignment_partner::Migration),
         ]
     }
 }

@@ -148,7 +148,7 @@ const ASSIGNMENT_OF_PARTNER: &str =
 const ASSIGNMENT_WRITE: &str = "{OWN} \
      AND EXISTS (SELECT 1 FROM users u WHERE u.id = user_id AND u.partner_id = {P})";
 
-fn expand(expr: &str) -> String {
+pub(crate) fn expand(expr: &str) -> String {
     expr.replace("{OWN}", ASSIGNMENT_OF_PARTNER)
         .replace("{P}", PARTNER)
         .replace("{R}", ROLE)
@@ -283,8 +283,15 @@ fn row_security(on: bool) -> Vec<String> {
 }
 
 fn create_policies() -> Vec<String> {
+    policies_on(|_| true)
+}
+
+/// `CREATE POLICY` for this migration's policies on the tables `on` picks
+/// (a later migration that replaces some restores them from here).
+pub(crate) fn policies_on(on: impl Fn(&str) -> bool) -> Vec<String> {
     POLICIES
         .iter()
+        .filter(|(_, table, ..)| on(table))
         .map(|(name, table, command, using, check)| {
             let mut sql = format!("CREATE POLICY {name} ON {table} FOR {command} TO PUBLIC");
             if let Some(u) = using {

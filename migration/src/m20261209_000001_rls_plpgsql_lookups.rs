@@ -30,7 +30,8 @@ use crate::m20261205_000001_row_level_security::{current_schema, ident};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const ASSIGNED: &str = "SELECT a.client_uuid FROM client_assignments a JOIN clients c ON c.id = a.client_uuid \
+pub(crate) const ASSIGNED: &str =
+    "SELECT a.client_uuid FROM client_assignments a JOIN clients c ON c.id = a.client_uuid \
      WHERE a.user_id = nullif(current_setting('app.user_id', true), '')::uuid \
      AND c.partner_id = nullif(current_setting('app.partner_id', true), '')::uuid";
 const PRINCIPAL: &str =

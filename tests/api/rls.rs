@@ -404,6 +404,51 @@ async fn definer_functions_are_pinned_and_planned_once(w: World) {
     }
 }
 
+/// `client_assignments.partner_id` (m20261210): filled from the client's row
+/// by the database, and held to the client's and the user's partner by
+/// foreign keys, whoever writes (here the owner, outside the wall).
+async fn assignment_partner_is_the_clients(w: World) {
+    let (acme, bolt) = (uuid_of(&w.app, "acme").await, uuid_of(&w.app, "bolt").await);
+    let txn = w.app.db.begin().await.unwrap();
+    let insert = |client: Uuid, user: Uuid| {
+        format!(
+            "INSERT INTO client_assignments (client_uuid, user_id, assigned_at) VALUES ('{client}', '{user}', now())"
+        )
+    };
+    txn.execute_raw(stmt(&insert(acme, w.dee.id))).await.unwrap();
+    let partner: Uuid = one(
+        &txn,
+        &format!(
+            "SELECT partner_id AS v FROM client_assignments WHERE client_uuid = '{acme}' AND user_id = '{}'",
+            w.dee.id
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(partner, w.a.id, "the trigger's partner is the client's");
+    txn.rollback().await.unwrap();
+    for (client, user, what) in
+        [(bolt, w.dee.id, "alpha's user on beta's client"), (acme, w.bo.id, "beta's user on alpha's client")]
+    {
+        let txn = w.app.db.begin().await.unwrap();
+        let e = txn.execute_raw(stmt(&insert(client, user))).await.unwrap_err().to_string();
+        assert!(e.contains("client_assignments_user_partner_fkey"), "{what}: {e}");
+        txn.rollback().await.unwrap();
+    }
+    let txn = w.app.db.begin().await.unwrap();
+    let e = txn
+        .execute_raw(stmt(&format!(
+            "INSERT INTO client_assignments (client_uuid, user_id, partner_id, assigned_at) \
+             VALUES ('{acme}', '{}', '{}', now())",
+            w.bo.id, w.b.id
+        )))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("client_assignments_client_partner_fkey"), "a partner that is not the client's: {e}");
+    txn.rollback().await.unwrap();
+}
+
 macro_rules! pg_tests {
     ($($name:ident),* $(,)?) => {
         $(
@@ -424,6 +469,7 @@ mod postgres {
         settings_scope_unscoped_queries,
         settings_never_outlive_the_transaction,
         interleaved_tenants_never_mix,
-        definer_functions_are_pinned_and_planned_once
+        definer_functions_are_pinned_and_planned_once,
+        assignment_partner_is_the_clients
     );
 }
