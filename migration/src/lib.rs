@@ -14,6 +14,7 @@ mod m20261207_000001_rls_search;
 mod m20261208_000001_rls_search_page;
 mod m20261209_000001_rls_plpgsql_lookups;
 mod m20261210_000001_assignment_partner;
+mod m20261211_000001_search_capped_walk;
 
 pub use m20261205_000001_row_level_security::{valid_role_name, APP_ROLE_SETTING, DEFAULT_APP_ROLE};
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000001_rls_search_page::Migration),
             Box::new(m20261209_000001_rls_plpgsql_lookups::Migration),
             Box::new(m20261210_000001_assignment_partner::Migration),
+            Box::new(m20261211_000001_search_capped_walk::Migration),
         ]
     }
 }

@@ -42,9 +42,9 @@ use crate::m20261205_000001_row_level_security::{app_role, ident};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const SIGNATURE: &str = "app_search_client_ids(text, boolean, text[], text, boolean, text, uuid, bigint)";
+pub(crate) const SIGNATURE: &str = "app_search_client_ids(text, boolean, text[], text, boolean, text, uuid, bigint)";
 
-const BODY: &str = r#"
+pub(crate) const BODY: &str = r#"
 DECLARE
   partner uuid := nullif(current_setting('app.partner_id', true), '')::uuid;
   who text := current_setting('app.role', true);

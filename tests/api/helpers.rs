@@ -65,6 +65,9 @@ pub struct Options {
     pub pool_size: Option<u32>,
     /// `TRUSTED_DOCUMENTS` (default `accept`).
     pub trusted_documents: partner_clients::config::TrustedDocuments,
+    /// PostgreSQL: `ALTER DATABASE … SET name = value` before the server's
+    /// pool connects (an operator's tuning, such as `app.search_walk_cap`).
+    pub database_settings: Vec<(&'static str, &'static str)>,
 }
 
 impl Default for Options {
@@ -87,6 +90,7 @@ impl Default for Options {
             shared_limits: None,
             pool_size: None,
             trusted_documents: Default::default(),
+            database_settings: Vec::new(),
         }
     }
 }
@@ -240,6 +244,11 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
     {
         use migration::MigratorTrait;
         migration::Migrator::up(&db, None).await.unwrap();
+    }
+    if let DbGuard::Postgres { name, .. } = &guard {
+        for (setting, value) in &opts.database_settings {
+            db.execute_unprepared(&format!("ALTER DATABASE \"{name}\" SET {setting} = '{value}'")).await.unwrap();
+        }
     }
     // The server's own pool: on PostgreSQL the least-privilege role under
     // row-level security, as `serve` runs (the fixtures above use the owner's).

@@ -6,7 +6,7 @@
 //! lower-cased substring of the fields the viewer may search). Without
 //! `TEST_DATABASE_URL`, SQLite is compared with the reference only.
 
-use crate::helpers::{client_input, spawn_app, spawn_postgres, Backend, TestApp, UserFx};
+use crate::helpers::{client_input, spawn_app, spawn_postgres, spawn_with, Backend, Options, TestApp, UserFx};
 use partner_clients::ops::admin::set_client_status;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
@@ -276,6 +276,15 @@ async fn the_term_table_answers_alike_on_sqlite_and_postgresql() {
     assert_eq!(lite.len(), pg.len());
     for ((label, a), (_, b)) in lite.iter().zip(&pg) {
         assert_eq!(a, b, "SQLite and PostgreSQL differ: {label}");
+    }
+    // PostgreSQL's sorted pages first walk the sort index for at most
+    // `app.search_walk_cap` rows (m20261211); this data never fills it. With
+    // a cap of one row nearly every page takes the fallback instead.
+    let opts = Options { database_settings: vec![("app.search_walk_cap", "1")], ..Options::default() };
+    let capped = spawn_with(Backend::Postgres, opts).await.expect("TEST_DATABASE_URL");
+    let capped = run_table(&provision(capped).await).await;
+    for ((label, a), (_, b)) in lite.iter().zip(&capped) {
+        assert_eq!(a, b, "SQLite and PostgreSQL with the walk capped at one row differ: {label}");
     }
 }
 
