@@ -56,12 +56,13 @@ struct Scan<'a> {
 /// `None`, the `LIKE` conditions alone.
 ///
 /// On PostgreSQL a search goes through `app_search_client_ids` (migrations
-/// `m20261207_000001_rls_search`, `m20261208_000001_rls_search_page`):
+/// `m20261207_000001_rls_search`, `m20261208_000001_rls_search_page`, and
+/// `m20261211_000001_search_capped_walk` for how a sorted page is picked):
 /// under forced row-level security `LIKE` (not leakproof) may not run before
 /// the policies, so the trigram indexes would go unused and every search
 /// would scan the table. The function runs the search as the tables' owner,
 /// confined to the settings' tenant, in the `scan`'s order from its bound and
-/// up to its limit, so the planner can stop at the page's last match; the
+/// up to its limit, so a page stops at its last match; the
 /// policies and the scope above still filter every row it names.
 fn filtered(
     p: &Principal,
