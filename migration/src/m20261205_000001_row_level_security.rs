@@ -148,7 +148,7 @@ const ASSIGNMENT_OF_PARTNER: &str =
 const ASSIGNMENT_WRITE: &str = "{OWN} \
      AND EXISTS (SELECT 1 FROM users u WHERE u.id = user_id AND u.partner_id = {P})";
 
-pub(crate) fn expand(expr: &str) -> String {
+fn expand(expr: &str) -> String {
     expr.replace("{OWN}", ASSIGNMENT_OF_PARTNER)
         .replace("{P}", PARTNER)
         .replace("{R}", ROLE)
@@ -260,7 +260,7 @@ async fn run(db: &SchemaManagerConnection<'_>, sql: Vec<String>) -> Result<(), D
     Ok(())
 }
 
-pub(crate) async fn current_schema(db: &SchemaManagerConnection<'_>) -> Result<String, DbErr> {
+async fn current_schema(db: &SchemaManagerConnection<'_>) -> Result<String, DbErr> {
     let row = db
         .query_one_raw(Statement::from_string(DatabaseBackend::Postgres, "SELECT current_schema() AS s"))
         .await?
@@ -292,17 +292,46 @@ pub(crate) fn policies_on(on: impl Fn(&str) -> bool) -> Vec<String> {
     POLICIES
         .iter()
         .filter(|(_, table, ..)| on(table))
-        .map(|(name, table, command, using, check)| {
-            let mut sql = format!("CREATE POLICY {name} ON {table} FOR {command} TO PUBLIC");
-            if let Some(u) = using {
-                sql += &format!(" USING ({})", expand(u));
-            }
-            if let Some(c) = check {
-                sql += &format!(" WITH CHECK ({})", expand(c));
-            }
-            sql
-        })
+        .map(|(name, table, command, using, check)| create_policy(name, table, command, *using, *check))
         .collect()
+}
+
+/// `CREATE POLICY name ON table FOR command`, its conditions [`expand`]ed.
+pub(crate) fn create_policy(
+    name: &str,
+    table: &str,
+    command: &str,
+    using: Option<&str>,
+    check: Option<&str>,
+) -> String {
+    let mut sql = format!("CREATE POLICY {name} ON {table} FOR {command} TO PUBLIC");
+    if let Some(u) = using {
+        sql += &format!(" USING ({})", expand(u));
+    }
+    if let Some(c) = check {
+        sql += &format!(" WITH CHECK ({})", expand(c));
+    }
+    sql
+}
+
+/// A SECURITY DEFINER function's `search_path`: the schema, then `pg_temp`
+/// (left out, `pg_temp` is searched first for tables).
+pub(crate) fn pinned_path(schema: &str) -> String {
+    format!("{}, pg_temp", ident(schema))
+}
+
+/// For the migrations after this one that only touch PostgreSQL's wall: the
+/// statements `sql` builds from the current schema, in order; SQLite:
+/// nothing.
+pub(crate) async fn run_on_postgres(
+    manager: &SchemaManager<'_>,
+    sql: impl FnOnce(&str) -> Vec<String>,
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    let db = manager.get_connection();
+    run(db, sql(&current_schema(db).await?)).await
 }
 
 #[async_trait::async_trait]

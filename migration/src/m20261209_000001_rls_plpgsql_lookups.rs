@@ -23,9 +23,8 @@
 //! others here, to the schema and then `pg_temp`.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 
-use crate::m20261205_000001_row_level_security::{current_schema, ident};
+use crate::m20261205_000001_row_level_security::{pinned_path, run_on_postgres};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -37,27 +36,41 @@ pub(crate) const ASSIGNED: &str =
 const PRINCIPAL: &str =
     "SELECT u.id, u.partner_id, u.role::text, u.email::text, u.active FROM users u WHERE u.id = user_uuid";
 
+/// `app_assigned_client_ids()` returning `query`'s rows, in PL/pgSQL (or
+/// SQL), its `search_path` pinned.
+pub(crate) fn assigned_function(schema: &str, plpgsql: bool, query: &str) -> String {
+    definer("app_assigned_client_ids() RETURNS SETOF uuid", 20, schema, plpgsql, query)
+}
+
+/// `CREATE OR REPLACE FUNCTION head` as a STABLE SECURITY DEFINER function of
+/// `rows` estimated rows whose body returns `query`.
+fn definer(head: &str, rows: u32, schema: &str, plpgsql: bool, query: &str) -> String {
+    let (language, body) =
+        if plpgsql { ("plpgsql", format!("BEGIN RETURN QUERY {query}; END")) } else { ("sql", query.to_owned()) };
+    format!(
+        "CREATE OR REPLACE FUNCTION {head} LANGUAGE {language} STABLE SECURITY DEFINER ROWS {rows} \
+         SET search_path = {} AS $fn$ {body} $fn$",
+        pinned_path(schema)
+    )
+}
+
 /// The two functions in PL/pgSQL (or SQL), their `search_path` pinned to
-/// `schema` and then `pg_temp`.
+/// `schema` and then `pg_temp`, and the search function's path pinned.
 fn create(schema: &str, plpgsql: bool) -> Vec<String> {
-    let path = format!("{}, pg_temp", ident(schema));
-    let language = if plpgsql { "plpgsql" } else { "sql" };
-    let body = |q: &str| if plpgsql { format!("BEGIN RETURN QUERY {q}; END") } else { q.to_owned() };
     vec![
-        format!(
-            "CREATE OR REPLACE FUNCTION app_assigned_client_ids() RETURNS SETOF uuid \
-             LANGUAGE {language} STABLE SECURITY DEFINER ROWS 20 SET search_path = {path} AS $fn$ {} $fn$",
-            body(ASSIGNED)
-        ),
-        format!(
-            "CREATE OR REPLACE FUNCTION app_principal(user_uuid uuid) \
-             RETURNS TABLE (id uuid, partner_id uuid, role text, email text, active boolean) \
-             LANGUAGE {language} STABLE SECURITY DEFINER ROWS 1 SET search_path = {path} AS $fn$ {} $fn$",
-            body(PRINCIPAL)
+        assigned_function(schema, plpgsql, ASSIGNED),
+        definer(
+            "app_principal(user_uuid uuid) \
+             RETURNS TABLE (id uuid, partner_id uuid, role text, email text, active boolean)",
+            1,
+            schema,
+            plpgsql,
+            PRINCIPAL,
         ),
         format!(
             "ALTER FUNCTION app_search_client_ids(text, boolean, text[], text, boolean, text, uuid, bigint) \
-             SET search_path = {path}"
+             SET search_path = {}",
+            pinned_path(schema)
         ),
     ]
 }
@@ -65,21 +78,10 @@ fn create(schema: &str, plpgsql: bool) -> Vec<String> {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, true).await
+        run_on_postgres(manager, |schema| create(schema, true)).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, false).await
+        run_on_postgres(manager, |schema| create(schema, false)).await
     }
-}
-
-async fn run(manager: &SchemaManager<'_>, plpgsql: bool) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DatabaseBackend::Postgres {
-        return Ok(());
-    }
-    let db = manager.get_connection();
-    for sql in create(&current_schema(db).await?, plpgsql) {
-        db.execute_unprepared(&sql).await?;
-    }
-    Ok(())
 }

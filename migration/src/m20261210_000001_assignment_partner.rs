@@ -33,9 +33,9 @@
 //! m20261209's function. SQLite: nothing to do.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 
-use crate::m20261205_000001_row_level_security::{current_schema, expand, ident, policies_on};
+use crate::m20261205_000001_row_level_security::{create_policy, policies_on, run_on_postgres};
+use crate::m20261209_000001_rls_plpgsql_lookups::{assigned_function, ASSIGNED};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -61,15 +61,6 @@ const POLICIES: [(&str, &str, Option<&str>, Option<&str>); 4] = [
 
 fn drop_policies() -> Vec<String> {
     POLICIES.iter().map(|(name, ..)| format!("DROP POLICY {name} ON client_assignments")).collect()
-}
-
-fn assigned_function(schema: &str, body: &str) -> String {
-    format!(
-        "CREATE OR REPLACE FUNCTION app_assigned_client_ids() RETURNS SETOF uuid \
-         LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 20 SET search_path = {}, pg_temp AS $fn$ \
-         BEGIN RETURN QUERY {body}; END $fn$",
-        ident(schema)
-    )
 }
 
 fn up_sql(schema: &str) -> Vec<String> {
@@ -101,18 +92,14 @@ fn up_sql(schema: &str) -> Vec<String> {
     .map(str::to_owned)
     .to_vec();
     sql.extend(drop_policies());
-    sql.extend(POLICIES.iter().map(|(name, command, using, check)| {
-        let mut s = format!("CREATE POLICY {name} ON client_assignments FOR {command} TO PUBLIC");
-        if let Some(u) = using {
-            s += &format!(" USING ({})", expand(u));
-        }
-        if let Some(c) = check {
-            s += &format!(" WITH CHECK ({})", expand(c));
-        }
-        s
-    }));
+    sql.extend(
+        POLICIES
+            .iter()
+            .map(|(name, command, using, check)| create_policy(name, "client_assignments", command, *using, *check)),
+    );
     sql.push(assigned_function(
         schema,
+        true,
         "SELECT a.client_uuid FROM client_assignments a \
          WHERE a.user_id = nullif(current_setting('app.user_id', true), '')::uuid \
          AND a.partner_id = nullif(current_setting('app.partner_id', true), '')::uuid",
@@ -123,7 +110,7 @@ fn up_sql(schema: &str) -> Vec<String> {
 fn down_sql(schema: &str) -> Vec<String> {
     let mut sql = drop_policies();
     sql.extend(policies_on(|t| t == "client_assignments"));
-    sql.push(assigned_function(schema, crate::m20261209_000001_rls_plpgsql_lookups::ASSIGNED));
+    sql.push(assigned_function(schema, true, ASSIGNED));
     sql.extend(
         [
             "DROP TRIGGER client_assignments_partner ON client_assignments",
@@ -142,21 +129,10 @@ fn down_sql(schema: &str) -> Vec<String> {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, up_sql).await
+        run_on_postgres(manager, up_sql).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, down_sql).await
+        run_on_postgres(manager, down_sql).await
     }
-}
-
-async fn run(manager: &SchemaManager<'_>, sql: fn(&str) -> Vec<String>) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DatabaseBackend::Postgres {
-        return Ok(());
-    }
-    let db = manager.get_connection();
-    for s in sql(&current_schema(db).await?) {
-        db.execute_unprepared(&s).await?;
-    }
-    Ok(())
 }

@@ -33,8 +33,8 @@
 //! sort) and unlimited lists are unchanged. Same signature, grants and
 //! `search_path`; `down` restores m20261208's body.
 
+use crate::m20261205_000001_row_level_security::{pinned_path, run_on_postgres};
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -106,36 +106,27 @@ END
 
 const SIGNATURE: &str = crate::m20261208_000001_rls_search_page::SIGNATURE;
 
-fn replace(body: &str) -> String {
-    format!(
-        "CREATE OR REPLACE FUNCTION app_search_client_ids(pattern text, contact boolean, statuses text[], sort text, \
-         descending boolean, after_key text, after_id uuid, lim bigint) RETURNS SETOF uuid \
-         LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 10 AS $fn${body}$fn$"
-    )
+/// `CREATE OR REPLACE` replaces the whole definition, `SET` clauses
+/// included: the `search_path` pin (m20261209) is set again. Grants and the
+/// comment stay.
+fn replace(schema: &str, body: &str) -> Vec<String> {
+    vec![
+        format!(
+            "CREATE OR REPLACE FUNCTION app_search_client_ids(pattern text, contact boolean, statuses text[], \
+             sort text, descending boolean, after_key text, after_id uuid, lim bigint) RETURNS SETOF uuid \
+             LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 10 AS $fn${body}$fn$"
+        ),
+        format!("ALTER FUNCTION {SIGNATURE} SET search_path = {}", pinned_path(schema)),
+    ]
 }
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, BODY).await
+        run_on_postgres(manager, |schema| replace(schema, BODY)).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, crate::m20261208_000001_rls_search_page::BODY).await
+        run_on_postgres(manager, |schema| replace(schema, crate::m20261208_000001_rls_search_page::BODY)).await
     }
-}
-
-/// `CREATE OR REPLACE` keeps the function's grants and its `SET search_path`
-/// (m20261209) only if the statement names no `SET` clause: it replaces the
-/// whole definition, so the pin is set again.
-async fn run(manager: &SchemaManager<'_>, body: &str) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DatabaseBackend::Postgres {
-        return Ok(());
-    }
-    let db = manager.get_connection();
-    let schema = crate::m20261205_000001_row_level_security::current_schema(db).await?;
-    db.execute_unprepared(&replace(body)).await?;
-    let path = crate::m20261205_000001_row_level_security::ident(&schema);
-    db.execute_unprepared(&format!("ALTER FUNCTION {SIGNATURE} SET search_path = {path}, pg_temp")).await?;
-    Ok(())
 }
