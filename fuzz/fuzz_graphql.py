@@ -1051,27 +1051,44 @@ def fragments_of(doc: graphql.DocumentNode) -> dict[str, graphql.FragmentDefinit
 def expanded_size(doc: graphql.DocumentNode) -> tuple[int, int]:
     """(fields, selections) of the document's operations with every spread expanded.
 
-    `fields` counts field selections, __typename included; `selections` also counts
-    the spreads and inline fragments, the most a server could count. Each fragment is
-    measured once (memoised), so a 2^40 expansion is measured in microseconds."""
+    `fields` counts field selections, __typename included; `selections` is what the
+    server counts against the limit (DESIGN §7 "fragment-expanded selections"): every
+    field, spread and inline fragment, plus the value nodes of their arguments and
+    directives (each directive one). Each fragment is measured once (memoised), so a
+    2^40 expansion is measured in microseconds."""
     frags = fragments_of(doc)
     memo: dict[str, tuple[int, int]] = {}
+
+    def value_size(v: graphql.ValueNode) -> int:
+        if isinstance(v, graphql.ListValueNode):
+            return 1 + sum(value_size(x) for x in v.values)
+        if isinstance(v, graphql.ObjectValueNode):
+            return 1 + sum(value_size(f.value) for f in v.fields)
+        return 1
+
+    def extras(node: Any) -> int:
+        n = sum(value_size(a.value) for a in getattr(node, "arguments", None) or ())
+        for d in node.directives or ():
+            n += 1 + sum(value_size(a.value) for a in d.arguments or ())
+        return n
 
     def measure(sel_set: graphql.SelectionSetNode | None) -> tuple[int, int]:
         fields = sels = 0
         for sel in sel_set.selections if sel_set else ():
             if isinstance(sel, graphql.FieldNode):
                 f, s = measure(sel.selection_set)
-                fields, sels = fields + 1 + f, sels + 1 + s
+                fields, sels = fields + 1 + f, sels + 1 + extras(sel) + s
             elif isinstance(sel, graphql.InlineFragmentNode):
                 f, s = measure(sel.selection_set)
-                fields, sels = fields + f, sels + 1 + s
+                fields, sels = fields + f, sels + 1 + extras(sel) + s
             elif isinstance(sel, graphql.FragmentSpreadNode):
                 name = sel.name.value
                 if name not in memo:
                     memo[name] = (0, 0)  # a cycle counts nothing; generated documents have none
-                    memo[name] = measure(frags[name].selection_set) if name in frags else (0, 0)
-                fields, sels = fields + memo[name][0], sels + 1 + memo[name][1]
+                    if name in frags:
+                        f, s = measure(frags[name].selection_set)
+                        memo[name] = (f, s + extras(frags[name]))
+                fields, sels = fields + memo[name][0], sels + 1 + extras(sel) + memo[name][1]
         return fields, sels
 
     totals = [measure(d.selection_set) for d in doc.definitions if isinstance(d, graphql.OperationDefinitionNode)]
@@ -1149,10 +1166,13 @@ def complexity(
 
 # --- 1. Fragment doubling -------------------------------------------------------------
 
+# `...Missing` names no fragment: a chain ending in it has no field at all, and
+# async-graphql's validation expanded it for seconds before reporting it.
 QUERY_LEAVES = [
-    "__typename", "viewer { role }", "__typename viewer { partner { slug } }", "escalationBoundaries { kind }"
+    "__typename", "viewer { role }", "__typename viewer { partner { slug } }", "escalationBoundaries { kind }",
+    "...Missing",
 ]
-CLIENT_LEAVES = ["__typename", "id", "id clientId", "clientId status"]
+CLIENT_LEAVES = ["__typename", "id", "id clientId", "clientId status", "...Missing"]
 
 
 @st.composite
@@ -1198,6 +1218,9 @@ def verify_doubling(schema: graphql.GraphQLSchema, bound_s: float) -> Callable[[
         if fields > EXPANDED_FIELDS_LIMIT:
             why = f"the document expands to {fields} fields (limit {EXPANDED_FIELDS_LIMIT})"
             expect_request_error(ex, VALIDATION_FAILED, why)
+            return
+        if "...Missing" in op[0]:
+            expect_request_error(ex, VALIDATION_FAILED, "a spread names a fragment that does not exist")
             return
         cost, depth, _ = complexity(schema, doc, op[1])
         if selections <= EXPANDED_FIELDS_LIMIT and cost <= COMPLEXITY_LIMIT and depth <= DEPTH_LIMIT:

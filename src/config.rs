@@ -109,7 +109,8 @@ pub struct Limits {
     /// Most directives in one operation.
     #[arg(long, env = "LIMIT_DIRECTIVES", default_value_t = Limits::DEFAULT.directives)]
     pub directives: usize,
-    /// Most fields a document may expand to once its fragments are spread.
+    /// Most selections a document may expand to once its fragments are spread
+    /// (fields, spreads and inline fragments, with their argument values).
     #[arg(long, env = "LIMIT_EXPANDED_FIELDS", default_value_t = Limits::DEFAULT.expanded_fields)]
     pub expanded_fields: usize,
     /// Longest a request may run, in seconds.
