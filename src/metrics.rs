@@ -45,8 +45,17 @@ pub const UNPARSED: &str = crate::operations::OTHER;
 pub const OK: &str = "OK";
 
 /// Why the transport refused a request before any GraphQL work.
-pub const TRANSPORT_REASONS: &[&str] =
-    &["body_too_large", "not_json", "batch", "bad_body", "no_query", "query_too_long", "mutation_over_get"];
+pub const TRANSPORT_REASONS: &[&str] = &[
+    "body_too_large",
+    "not_json",
+    "batch",
+    "bad_body",
+    "no_query",
+    "query_too_long",
+    "mutation_over_get",
+    "method",
+    "bad_query_string",
+];
 /// Kinds of rate-limit refusal.
 pub const RATE_LIMIT_KINDS: &[&str] = &["request", "mutation", "anonymous"];
 /// Kinds of assignment change.

@@ -203,7 +203,7 @@ pub fn metrics_app(state: Arc<AppState>) -> Router {
 pub fn router(state: Arc<AppState>) -> Router {
     let mut r = Router::new()
         // GET: a WebSocket upgrade (subscriptions) or `transport::graphql_get`.
-        .route("/graphql", get(ws::graphql_get).post(transport::graphql_post))
+        .route("/graphql", get(ws::graphql_get).post(transport::graphql_post).fallback(transport::other_method))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/readyz", get(readyz))

@@ -13,6 +13,7 @@ use super::rate::ClientAddr;
 use super::{graphiql, AppState};
 use crate::error::Code;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -162,9 +163,13 @@ pub async fn graphql_get(
     State(state): State<Arc<AppState>>,
     client: ClientAddr,
     headers: HeaderMap,
-    Query(params): Query<GetParams>,
+    params: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
     let media = Media::of(&headers);
+    let Ok(Query(params)) = params else {
+        let msg = "the query string is not a GraphQL request (`query` or `documentId`, `operationName`, `variables`)";
+        return refuse_transport(&state, "bad_query_string", StatusCode::BAD_REQUEST, msg, media);
+    };
     if params.query.is_none() && params.document_id.is_none() {
         let browser =
             headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
@@ -194,6 +199,21 @@ pub async fn graphql_get(
     }
     let call = Call { headers: &headers, client, method: Method::GET, media, document_id };
     pipeline::execute(&state, call, request).await
+}
+
+/// Any method but GET and POST on `/graphql`: 405 with `Allow: GET, POST`,
+/// as a request error like every other refusal here (axum's own would be an
+/// empty, uncounted 405).
+pub async fn other_method(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let mut resp = refuse_transport(
+        &state,
+        "method",
+        StatusCode::METHOD_NOT_ALLOWED,
+        "use POST (or GET for queries)",
+        Media::of(&headers),
+    );
+    resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    resp
 }
 
 /// A mutation sent with GET: 405 with `Allow: POST`.

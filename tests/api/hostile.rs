@@ -252,6 +252,25 @@ async fn request_errors_have_no_data_entry(app: TestApp) {
         .unwrap();
     assert_eq!(r.status().as_u16(), 405);
     no_data("405", &r.json().await.unwrap());
+    // Methods the endpoint does not take, and a query string that does not
+    // decode: refused like the rest, not with axum's empty answers.
+    let r = app.http.put(app.url("/graphql")).bearer_auth(t).json(&json!({ "query": "{ __typename }" })).send();
+    let r = r.await.unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers()["allow"], "GET, POST");
+    let body: Value = r.json().await.unwrap();
+    no_data("PUT", &body);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let r = app.http.get(app.url("/graphql?query=%7B__typename%7D&query=x")).bearer_auth(t).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let body: Value = r.json().await.unwrap();
+    no_data("query string", &body);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let metrics = metrics_text(&app).await;
+    for reason in ["method", "bad_query_string"] {
+        let line = format!("partner_clients_transport_refusals_total{{reason=\"{reason}\"}} 1");
+        assert!(metrics.contains(&line), "{line} in:\n{metrics}");
+    }
     // A field error keeps the data entry: the operation ran.
     let r = app.gql(t, "{ client(clientId: \"nosuch\") { id } }", json!({})).await;
     assert_eq!(r.codes(), ["NOT_FOUND"]);
