@@ -1,6 +1,7 @@
-//! The ops CLI, run as the real binary against a fresh SQLite file. These
-//! tests spawn processes, so they are not `db_tests!`: SQLite only, except
-//! the in-process demo-key test at the end.
+//! The ops CLI, run as the real binary against a fresh SQLite file (and,
+//! for the shutdown and demo-safety tests, also a fresh PostgreSQL database
+//! when `TEST_DATABASE_URL` is set). These tests spawn processes, so they are
+//! not `db_tests!`; each database gets its own `_sqlite` / `_postgres` test.
 
 use partner_clients::auth::Authenticator;
 use partner_clients::config::JwtArgs;
@@ -14,14 +15,23 @@ use tokio::net::TcpStream;
 
 struct Cli {
     dir: tempfile::TempDir,
+    postgres: Option<crate::helpers::FreshPostgres>,
 }
 
 impl Cli {
     fn new() -> Self {
-        Cli { dir: tempfile::tempdir().unwrap() }
+        Cli { dir: tempfile::tempdir().unwrap(), postgres: None }
+    }
+    /// On a fresh PostgreSQL database; `None` when `TEST_DATABASE_URL` is not set.
+    async fn postgres() -> Option<Self> {
+        let postgres = crate::helpers::fresh_postgres().await?;
+        Some(Cli { dir: tempfile::tempdir().unwrap(), postgres: Some(postgres) })
     }
     fn url(&self) -> String {
-        format!("sqlite://{}?mode=rwc", self.dir.path().join("cli.db").display())
+        match &self.postgres {
+            Some(pg) => pg.url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.dir.path().join("cli.db").display()),
+        }
     }
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_partner-clients"));
@@ -115,8 +125,11 @@ impl Demo {
         v["Authorization"].as_str().unwrap().trim_start_matches("Bearer ").to_owned()
     }
     fn sigterm(&self) {
+        self.signal("-TERM");
+    }
+    fn signal(&self, which: &str) {
         let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(Command::new("kill").args([which, &pid]).status().unwrap().success());
     }
     /// A raw connection that has sent a POST's headers and half its body.
     async fn half_sent_request(&self, token: &str) -> (TcpStream, String) {
@@ -284,8 +297,18 @@ async fn demo_mode_seeds_once_and_prints_working_tokens() {
 /// listener closes, a request already in flight gets its whole answer, and
 /// the process exits 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_drains_in_flight_requests_then_exits_0() {
-    let cli = Cli::new();
+async fn sigterm_drains_in_flight_requests_then_exits_0_sqlite() {
+    sigterm_drains_in_flight_requests_then_exits_0(Cli::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_in_flight_requests_then_exits_0_postgres() {
+    if let Some(cli) = Cli::postgres().await {
+        sigterm_drains_in_flight_requests_then_exits_0(cli).await;
+    }
+}
+
+async fn sigterm_drains_in_flight_requests_then_exits_0(cli: Cli) {
     let mut demo = cli.demo(&[("SHUTDOWN_GRACE_SECS", "8")]);
     let (mut conn, tail) = demo.half_sent_request(&demo.token("<ada@northwind.example>")).await;
     let http = reqwest::Client::new();
@@ -320,13 +343,24 @@ async fn sigterm_drains_in_flight_requests_then_exits_0() {
 
 /// A request that never finishes does not hold the process past the grace
 /// period; cutting it is reported (non-zero exit, the reason on stderr).
+/// Sent SIGINT, so both signals are covered (the drain test sends SIGTERM).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_gives_up_after_the_grace_period() {
-    let cli = Cli::new();
+async fn shutdown_gives_up_after_the_grace_period_sqlite() {
+    shutdown_gives_up_after_the_grace_period(Cli::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_gives_up_after_the_grace_period_postgres() {
+    if let Some(cli) = Cli::postgres().await {
+        shutdown_gives_up_after_the_grace_period(cli).await;
+    }
+}
+
+async fn shutdown_gives_up_after_the_grace_period(cli: Cli) {
     let mut demo = cli.demo(&[("SHUTDOWN_GRACE_SECS", "2")]);
     let (_conn, _never_sent) = demo.half_sent_request(&demo.token("<ada@northwind.example>")).await;
     let started = Instant::now();
-    demo.sigterm();
+    demo.signal("-INT"); // Ctrl-C drains the same way as SIGTERM
     assert!(!exit_within(&mut demo.child, Duration::from_secs(15)).success());
     assert!(started.elapsed() >= Duration::from_millis(1500), "{:?}", started.elapsed());
     assert!(cli.stderr().contains("SHUTDOWN_GRACE_SECS"), "{}", cli.stderr());
@@ -334,8 +368,18 @@ async fn shutdown_gives_up_after_the_grace_period() {
 
 /// The demo key is public: `serve --demo` will not run beside real accounts.
 #[test]
-fn demo_refuses_a_database_with_accounts_it_did_not_create() {
-    let cli = Cli::new();
+fn demo_refuses_a_database_with_accounts_it_did_not_create_sqlite() {
+    demo_refuses_a_database_with_accounts_it_did_not_create(Cli::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_refuses_a_database_with_accounts_it_did_not_create_postgres() {
+    if let Some(cli) = Cli::postgres().await {
+        tokio::task::block_in_place(|| demo_refuses_a_database_with_accounts_it_did_not_create(cli));
+    }
+}
+
+fn demo_refuses_a_database_with_accounts_it_did_not_create(cli: Cli) {
     cli.ok(&["migrate"]); // `admin` never creates or migrates a database
     cli.ok(&["admin", "create-user", "--email", "ops@aidial.com", "--name", "Ops", "--role", "aidial_staff"]);
     let mut child = cli.spawn_demo(&[]);

@@ -137,6 +137,28 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_with(backend, Options::default()).await.expect("backend available")
 }
 
+/// An empty PostgreSQL database of its own, dropped with this value; for
+/// tests that run the binary rather than an in-process app.
+pub struct FreshPostgres {
+    pub url: String,
+    _guard: DbGuard,
+}
+
+/// `None` when `TEST_DATABASE_URL` is not set.
+pub async fn fresh_postgres() -> Option<FreshPostgres> {
+    let (url, guard) = new_postgres_database().await?;
+    Some(FreshPostgres { url, _guard: guard })
+}
+
+async fn new_postgres_database() -> Option<(String, DbGuard)> {
+    let admin_url = std::env::var("TEST_DATABASE_URL").ok()?;
+    let name = format!("pc_test_{}", Uuid::new_v4().simple());
+    let admin = sea_orm::Database::connect(&admin_url).await.expect("connect TEST_DATABASE_URL");
+    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+    admin.close().await.unwrap();
+    Some((with_db_name(&admin_url, &name), DbGuard::Postgres { admin_url, name }))
+}
+
 /// `None` when `TEST_DATABASE_URL` is not set.
 pub async fn spawn_postgres() -> Option<TestApp> {
     spawn_with(Backend::Postgres, Options::default()).await
@@ -219,14 +241,7 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> Option<TestApp> {
             let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
             (url, DbGuard::Sqlite(dir))
         }
-        Backend::Postgres => {
-            let admin_url = std::env::var("TEST_DATABASE_URL").ok()?;
-            let name = format!("pc_test_{}", Uuid::new_v4().simple());
-            let admin = sea_orm::Database::connect(&admin_url).await.expect("connect TEST_DATABASE_URL");
-            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
-            admin.close().await.unwrap();
-            (with_db_name(&admin_url, &name), DbGuard::Postgres { admin_url, name })
-        }
+        Backend::Postgres => new_postgres_database().await?,
     };
     let metrics = Arc::new(Metrics::new());
     let app_url = match opts.proxy_port {
