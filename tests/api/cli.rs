@@ -425,6 +425,38 @@ async fn demo_key_signs_in_demo_accounts_only() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("demo accounts only"));
 }
 
+/// A transport refusal is logged once, under the request id its response
+/// carries in `x-request-id`, with the reason it is counted under.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_refusals_are_logged_with_the_request_id() {
+    let cli = Cli::new();
+    let demo = cli.demo(&[("RUST_LOG", "info"), ("LOG_FORMAT", "json")]);
+    let http = reqwest::Client::new();
+    let r = http.put(&demo.url).body("{}").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let r = http.post(&demo.url).header("content-type", "text/plain").body("{}").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 415);
+    let id415 = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let logged: Vec<serde_json::Value> =
+            cli.stderr().lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let refusal = |id: &str, reason: &str| {
+            logged.iter().any(|l| {
+                l.to_string().contains(id)
+                    && l["reason"] == reason
+                    && l["message"] == "request refused by the transport"
+            })
+        };
+        if refusal(&id, "method") && refusal(&id415, "not_json") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no refusal logged under {id} / {id415}:\n{}", cli.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The same rule in process, on both databases: the demo key authenticates
 /// a seeded address and nobody else.
 async fn demo_key_refuses_accounts_the_demo_did_not_create(app: crate::helpers::TestApp) {
