@@ -311,6 +311,35 @@ pub async fn lock(txn: &impl ConnectionTrait, p: &Principal, client_id: &str) ->
     q.lock_exclusive().one(txn).await?.ok_or(AppError::NotFound("client"))
 }
 
+/// A partner's client by clientId, locked for the rest of the transaction,
+/// with no principal's scope: operator tooling (`admin set-client-status`)
+/// names the partner itself.
+pub async fn lock_of_partner(
+    txn: &impl ConnectionTrait,
+    partner_id: Uuid,
+    client_id: &str,
+) -> Result<Option<client::Model>> {
+    Ok(client::Entity::find()
+        .filter(client::Column::PartnerId.eq(partner_id))
+        .filter(client::Column::ClientId.eq(client_id))
+        .lock_exclusive()
+        .one(txn)
+        .await?)
+}
+
+/// The client with a new status, updated at `at`.
+pub async fn set_status(
+    txn: &impl ConnectionTrait,
+    c: client::Model,
+    status: ClientStatus,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<client::Model> {
+    let mut am: client::ActiveModel = c.into();
+    am.status = Set(status.as_str().to_owned());
+    am.updated_at = Set(at);
+    Ok(client::Entity::update(am).exec(txn).await?)
+}
+
 /// The fields a client row is made of, each already valid.
 pub struct NewRow<'a> {
     pub partner_id: Uuid,

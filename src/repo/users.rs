@@ -1,5 +1,5 @@
 //! User accounts as a principal may see them ([`Principal::user_scope`]),
-//! and the account behind a token.
+//! the account behind a token, and accounts by e-mail for operators.
 
 use crate::domain::SearchTerm;
 use crate::error::Result;
@@ -8,8 +8,8 @@ use crate::policy::Principal;
 use entity::{client_assignment, user};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryResult,
-    Select, Statement,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryResult, Select, Statement,
 };
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -137,4 +137,28 @@ pub async fn account(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Accou
         partner_id: u.partner_id,
         active: u.active,
     }))
+}
+
+/// The account with this e-mail address, as stored (lower case), whatever
+/// its partner (operator tooling).
+pub async fn by_email(db: &impl ConnectionTrait, email: &str) -> Result<Option<user::Model>> {
+    Ok(user::Entity::find().filter(user::Column::Email.eq(email)).one(db).await?)
+}
+
+/// A new account (operator tooling), as stored.
+pub async fn insert(db: &impl ConnectionTrait, row: user::ActiveModel) -> Result<user::Model> {
+    Ok(user::Entity::insert(row).exec_with_returning(db).await?)
+}
+
+/// The account, inactive from now on.
+pub async fn deactivate(db: &impl ConnectionTrait, u: user::Model) -> Result<user::Model> {
+    let mut am: user::ActiveModel = u.into();
+    am.active = Set(false);
+    Ok(user::Entity::update(am).exec(db).await?)
+}
+
+/// How many accounts have none of these e-mail addresses (`serve --demo`
+/// refuses a database holding any account it did not seed).
+pub async fn count_other_than(db: &impl ConnectionTrait, emails: &[String]) -> Result<u64> {
+    Ok(user::Entity::find().filter(user::Column::Email.is_not_in(emails.iter().cloned())).count(db).await?)
 }
