@@ -392,11 +392,3 @@ pub async fn insert_new(txn: &impl ConnectionTrait, row: client::ActiveModel) ->
     let created = client::Entity::find_by_id(id).one(txn).await?;
     created.map(Some).ok_or_else(|| AppError::internal(anyhow::anyhow!("inserted client not found")))
 }
-
-/// Many rows at once (operator tooling: demo and benchmark data).
-pub async fn insert_many(txn: &impl ConnectionTrait, rows: Vec<client::ActiveModel>) -> Result<()> {
-    if !rows.is_empty() {
-        client::Entity::insert_many(rows).exec_without_returning(txn).await?;
-    }
-    Ok(())
-}
