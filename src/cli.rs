@@ -207,15 +207,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let grace = Duration::from_secs(args.shutdown_grace_secs);
     // The owner's work first, on a connection of its own: migrations, and the
     // demo's check and seed. The server itself runs on the least-privilege pool.
-    let owner = if args.skip_migrations && !args.demo {
-        None
-    } else {
-        let owner = crate::db::connect(&args.db, None)
-            .await
-            .with_context(|| format!("cannot connect to {}", redact_url(&args.db.database_url)))?;
-        <migration::Migrator as migration::MigratorTrait>::up(&owner, None).await.context("migration failed")?;
-        Some(owner)
-    };
+    let owner = if args.skip_migrations && !args.demo { None } else { Some(migrated(&args.db).await?) };
     let state = AppState::from_args(&args).await?;
     if let Some(bind) = &args.metrics_bind {
         // An internal listener for `/metrics` alone; it ends with the process.

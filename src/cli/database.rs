@@ -1,12 +1,14 @@
-//! The database as each command needs it: `migrate` and `seed-bench`
-//! migrate it (creating a SQLite file when the URL allows), `token` and
-//! `admin` take it as it is. (`serve` migrates in `AppState::from_args`.)
+//! The database as each command needs it: `migrate`, `seed-bench` and
+//! `serve` migrate it (creating a SQLite file when the URL allows; `serve`
+//! does so before it opens its least-privilege pool, and skips it only for
+//! `--skip-migrations` without `--demo`); `token` and `admin` take it as it
+//! is. Migrations run only in [`migrated`].
 
 use crate::config::DbArgs;
 use anyhow::{Context, Result};
 use migration::MigratorTrait;
 
-/// For `migrate`, `seed-bench`: connect, then apply pending migrations
+/// For `migrate`, `seed-bench` and `serve`: connect, then apply pending migrations
 /// (creating a SQLite file when the URL says `mode=rwc`).
 pub async fn migrated(db: &DbArgs) -> Result<sea_orm::DatabaseConnection> {
     let conn = crate::db::connect(db, None)
