@@ -9,7 +9,8 @@
 //! timeout can interrupt it (`graphql::limits`).
 
 use super::rate::{ClientAddr, Limit};
-use super::transport::{self, refuse, reply, Media, Payload};
+// `transport::` below names the transport's two refusals, which live in `reply`.
+use super::reply::{self as transport, refuse, reply, Media, Payload};
 use super::AppState;
 use crate::config::TrustedDocuments;
 use crate::domain::PartnerRole;
