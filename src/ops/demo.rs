@@ -102,7 +102,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
         let mut events = Vec::new();
         for i in 0..n_clients {
             let mut input = synthetic::profile(&mut rng, i as u64);
-            input.support_contact_required = i % 10 != 0;
+            input.support_contact_required = Some(i % 10 != 0);
             if i % 23 == 0 {
                 input.web_domain = format!("{}-bücher.de", input.client_id);
             }

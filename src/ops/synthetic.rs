@@ -143,7 +143,7 @@ pub fn profile(rng: &mut Rng, seq: u64) -> ProvisionInput {
         web_domain: domain,
         contact_name: format!("{first} {last}"),
         timezone: rng.pick(ZONES).to_owned(),
-        support_contact_required: rng.below(10) != 0,
+        support_contact_required: Some(rng.below(10) != 0),
     }
 }
 
