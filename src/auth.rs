@@ -12,10 +12,10 @@ use crate::config::{JwtArgs, Secret};
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::policy::{PartnerRole, Principal, TokenScope};
+use crate::repo;
 use anyhow::{bail, Context};
-use entity::user;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use uuid::Uuid;
@@ -194,7 +194,7 @@ impl Authenticator {
             .ok_or(AppError::Unauthenticated)?;
         let claims = self.verify(token)?;
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::Unauthenticated)?;
-        let row = account(db, user_id).await?.ok_or(AppError::Unauthenticated)?;
+        let row = repo::users::account(db, user_id).await?.ok_or(AppError::Unauthenticated)?;
         if self.demo_key && !crate::ops::demo::is_demo_account(&row.email) {
             // Checked on every request, not only at start: an account created
             // while the demo runs must not be reachable with the public key.
@@ -210,45 +210,4 @@ impl Authenticator {
             _ => Err(AppError::Forbidden("not a partner account")),
         }
     }
-}
-
-/// What authentication reads about the token's user.
-struct Account {
-    email: String,
-    role: String,
-    partner_id: Option<Uuid>,
-    active: bool,
-}
-
-/// The user row behind a token, read before any tenant is known. On
-/// PostgreSQL `serve`'s role sees no `users` row without a tenant setting
-/// (row-level security, DESIGN §8): the one narrow path is the SECURITY
-/// DEFINER function `app_principal(id)`, which returns that row and nothing
-/// else. SQLite has no row security: the entity query.
-async fn account(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Account>, DbErr> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        let row = db
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT email, role, partner_id, active FROM app_principal($1)",
-                [id.into()],
-            ))
-            .await?;
-        return row
-            .map(|r| {
-                Ok(Account {
-                    email: r.try_get("", "email")?,
-                    role: r.try_get("", "role")?,
-                    partner_id: r.try_get("", "partner_id")?,
-                    active: r.try_get("", "active")?,
-                })
-            })
-            .transpose();
-    }
-    Ok(user::Entity::find_by_id(id).one(db).await?.map(|u| Account {
-        email: u.email,
-        role: u.role,
-        partner_id: u.partner_id,
-        active: u.active,
-    }))
 }

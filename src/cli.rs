@@ -18,7 +18,7 @@ use std::time::Duration;
 
 mod database;
 pub use database::redact_url;
-use database::{existing, migrated};
+use database::{existing, migrated, migrated_for_demo};
 
 #[derive(Parser, Debug)]
 #[command(name = "partner-clients", version, about = "GraphQL control plane behind AiDial's partner Clients page")]
@@ -207,14 +207,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let grace = Duration::from_secs(args.shutdown_grace_secs);
     // The owner's work first, on a connection of its own: migrations, and the
     // demo's check and seed. The server itself runs on the least-privilege pool.
-    let owner = if args.skip_migrations && !args.demo {
-        None
-    } else {
-        let owner = crate::db::connect(&args.db, None)
-            .await
-            .with_context(|| format!("cannot connect to {}", redact_url(&args.db.database_url)))?;
-        <migration::Migrator as migration::MigratorTrait>::up(&owner, None).await.context("migration failed")?;
-        Some(owner)
+    let owner = match (args.demo, args.skip_migrations) {
+        (true, _) => Some(migrated_for_demo(&args.db).await?),
+        (false, false) => Some(migrated(&args.db).await?),
+        (false, true) => None,
     };
     let state = AppState::from_args(&args).await?;
     if let Some(bind) = &args.metrics_bind {
@@ -230,7 +226,6 @@ async fn serve(args: ServeArgs) -> Result<()> {
         });
     }
     if let (true, Some(owner)) = (args.demo, &owner) {
-        demo::refuse_foreign_accounts(owner).await?;
         let seeded = demo::seed(owner).await?;
         let listener =
             tokio::net::TcpListener::bind(&args.bind).await.with_context(|| format!("cannot bind {}", args.bind))?;

@@ -211,6 +211,66 @@ mod tests {
         assert!(sql(user.user_scope()).contains("'partner_admin', 'partner_user'"), "{}", sql(user.user_scope()));
         assert!(sql(user.client_scope()).contains("client_assignments"), "{}", sql(user.client_scope()));
         assert!(!sql(admin.client_scope()).contains("client_assignments"), "{}", sql(admin.client_scope()));
+        // | sees its own partner | sees another partner |
+        let other_partner = Uuid::from_u128(7);
+        for p in [&admin, &admin_ro, &user] {
+            assert!(p.sees_partner(p.partner_id), "{p:?}");
+            assert!(!p.sees_partner(other_partner), "{p:?}");
+        }
+    }
+
+    /// The user scopes run against a `users` table: which rows each lets
+    /// through, by partner, role and active flag.
+    #[tokio::test]
+    async fn user_scopes_by_partner_role_and_activity() {
+        use sea_orm::{ActiveValue::Set, ConnectOptions, ConnectionTrait, Database, EntityTrait, QueryFilter, Schema};
+        let mut opts = ConnectOptions::new("sqlite::memory:");
+        opts.max_connections(1);
+        let db = Database::connect(opts).await.unwrap();
+        db.execute(&Schema::new(db.get_database_backend()).create_table_from_entity(user::Entity)).await.unwrap();
+        let (own, other) = (Uuid::nil(), Uuid::from_u128(7));
+        // | partner | role | active | in user_scope | in assignable_user_scope |
+        let table = [
+            (Some(own), Role::PartnerAdmin, true, true, true),
+            (Some(own), Role::PartnerUser, true, true, true),
+            (Some(own), Role::PartnerUser, false, true, false),
+            (Some(own), Role::PartnerAdmin, false, true, false),
+            (Some(own), Role::CustomerAdmin, true, false, false),
+            (Some(other), Role::PartnerUser, true, false, false),
+            (Some(other), Role::PartnerAdmin, false, false, false),
+            (None, Role::AidialStaff, true, false, false),
+        ];
+        for (i, (partner_id, role, active, ..)) in table.iter().enumerate() {
+            let row = user::ActiveModel {
+                id: Set(Uuid::from_u128(100 + i as u128)),
+                partner_id: Set(*partner_id),
+                email: Set(format!("u{i}@example.com")),
+                display_name: Set(format!("User {i}")),
+                role: Set(role.as_str().to_owned()),
+                active: Set(*active),
+                created_at: Set(chrono::Utc::now()),
+            };
+            user::Entity::insert(row).exec_without_returning(&db).await.unwrap();
+        }
+        for p in [
+            principal(PartnerRole::PartnerAdmin, TokenScope::Full),
+            principal(PartnerRole::PartnerUser, TokenScope::Full),
+        ] {
+            let ids = |c: Condition| {
+                let db = &db;
+                async move {
+                    let rows = user::Entity::find().filter(c).all(db).await.unwrap();
+                    rows.into_iter().map(|u| u.id).collect::<std::collections::HashSet<_>>()
+                }
+            };
+            let (seen, assignable) = (ids(p.user_scope()).await, ids(p.assignable_user_scope()).await);
+            for (i, (partner_id, role, active, in_scope, in_assignable)) in table.iter().enumerate() {
+                let id = Uuid::from_u128(100 + i as u128);
+                let row = format!("{:?}: {partner_id:?} {role:?} active={active}", p.role);
+                assert_eq!(seen.contains(&id), *in_scope, "user_scope, {row}");
+                assert_eq!(assignable.contains(&id), *in_assignable, "assignable_user_scope, {row}");
+            }
+        }
     }
 
     #[test]

@@ -1,19 +1,35 @@
-//! The database as each command needs it: `migrate` and `seed-bench`
-//! migrate it (creating a SQLite file when the URL allows), `token` and
-//! `admin` take it as it is. (`serve` migrates in `AppState::from_args`.)
+//! The database as each command needs it: `migrate`, `seed-bench` and
+//! `serve` migrate it (creating a SQLite file when the URL allows; `serve`
+//! does so before it opens its least-privilege pool, and skips it only for
+//! `--skip-migrations` without `--demo`); `token` and `admin` take it as it
+//! is. Migrations run only in [`migrated`].
 
 use crate::config::DbArgs;
 use anyhow::{Context, Result};
 use migration::MigratorTrait;
 
-/// For `migrate`, `seed-bench`: connect, then apply pending migrations
+/// For `migrate`, `seed-bench` and `serve`: connect, then apply pending migrations
 /// (creating a SQLite file when the URL says `mode=rwc`).
 pub async fn migrated(db: &DbArgs) -> Result<sea_orm::DatabaseConnection> {
-    let conn = crate::db::connect(db, None)
-        .await
-        .with_context(|| format!("cannot connect to {}", redact_url(&db.database_url)))?;
+    let conn = connected(db).await?;
     migration::Migrator::up(&conn, None).await.context("migration failed")?;
     Ok(conn)
+}
+
+/// For `serve --demo`: [`migrated`], but a database holding accounts the
+/// demo did not create is refused before anything is applied to it, so a
+/// real database the demo was pointed at by mistake is left as it was.
+pub async fn migrated_for_demo(db: &DbArgs) -> Result<sea_orm::DatabaseConnection> {
+    let conn = connected(db).await?;
+    if migration::SchemaManager::new(&conn).has_table("users").await? {
+        crate::ops::demo::refuse_foreign_accounts(&conn).await?;
+    }
+    migration::Migrator::up(&conn, None).await.context("migration failed")?;
+    Ok(conn)
+}
+
+async fn connected(db: &DbArgs) -> Result<sea_orm::DatabaseConnection> {
+    crate::db::connect(db, None).await.with_context(|| format!("cannot connect to {}", redact_url(&db.database_url)))
 }
 
 /// For `token` and `admin`: the database as it is. These commands never

@@ -16,3 +16,17 @@ impl Invalid {
         Invalid(msg.into())
     }
 }
+
+/// A client profile whose every field has parsed: what provisioning
+/// (`service::provision`) makes of its input and a client row is built from
+/// (`repo::clients::row`).
+#[derive(Clone, Debug)]
+pub struct NewClient {
+    pub client_id: ClientId,
+    pub business_name: PlainText,
+    pub web_domain: WebDomain,
+    pub contact_name: PlainText,
+    pub business_email: BusinessEmail,
+    pub timezone: Timezone,
+    pub support_contact_required: bool,
+}

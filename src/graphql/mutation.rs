@@ -32,10 +32,9 @@ impl Mutation {
     async fn provision_client(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The new client's profile.")] input: ProvisionClientInput,
+        #[graphql(desc = "The new client's profile.")] input: ProvisionInput,
     ) -> Result<ProvisionClientPayload> {
         let (env, p) = (env(ctx)?, principal(ctx)?);
-        let input = ProvisionInput::from(input);
         Ok(match provision::provision(db(ctx)?, &env.metrics, p, &input).await? {
             ProvisionOutcome::Created(c) => {
                 ProvisionClientPayload { client: Some(Client::new(c)?), created: true, user_errors: vec![] }

@@ -2,6 +2,8 @@
 //! The rest lives beside it, one concern a file:
 //! - `transport`: GraphQL over HTTP (methods, media types, body rules);
 //! - `pipeline`: authenticate, rate-limit, parse, check, run, count;
+//! - `reply`: the response's media type and body, and the refusals both
+//!   of those answer with;
 //! - `rate`: per-principal and per-address limits, the client's address;
 //! - `rate_redis`: those limits shared by every replica through Redis;
 //! - `parse_cache`: parsed documents of the frontend's repeated operations
@@ -18,11 +20,12 @@ mod parse_cache;
 mod pipeline;
 mod rate;
 mod rate_redis;
+mod reply;
 mod transport;
 mod ws;
 
 pub use rate_redis::RedisLimiter;
-pub use transport::GRAPHQL_RESPONSE_JSON;
+pub use reply::GRAPHQL_RESPONSE_JSON;
 
 use crate::auth::Authenticator;
 use crate::config::{Limits, ServeArgs, TrustedDocuments};

@@ -9,7 +9,7 @@
 //! timeout can interrupt it (`graphql::limits`).
 
 use super::rate::{ClientAddr, Limit};
-use super::transport::{self, refuse, reply, Media, Payload};
+use super::reply::{self, refuse, reply, Media, Payload};
 use super::AppState;
 use crate::config::TrustedDocuments;
 use crate::domain::PartnerRole;
@@ -50,7 +50,7 @@ pub async fn execute(state: &AppState, call: Call<'_>, mut request: async_graphq
     let media = call.media;
 
     if request.query.chars().count() > state.limits.query_chars {
-        return transport::query_too_long(state, media);
+        return reply::query_too_long(state, media);
     }
     let principal = match authenticate(state, &call, started).await {
         Ok(p) => p,
@@ -77,7 +77,7 @@ pub async fn execute(state: &AppState, call: Call<'_>, mut request: async_graphq
     span.record("operation", picked.label);
     if picked.ty == OperationType::Mutation {
         if call.method == Method::GET {
-            return transport::mutation_over_get(state, media);
+            return reply::mutation_over_get(state, media);
         }
         if let Err(wait) = state.rate.check(Limit::Mutations, principal.user_id).await {
             Metrics::count(&state.metrics.rate_limited, "mutation", 1);

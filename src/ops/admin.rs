@@ -4,19 +4,18 @@
 use crate::db::begin_write;
 use crate::domain::{AuditAction, BusinessEmail, ClientId, ClientStatus, PlainText, Role};
 use crate::repo::counts::{bump as bump_count, bump_version};
+use crate::repo::{clients, partners, users};
 use crate::service::{audit, now};
 use anyhow::{anyhow, bail, Context, Result};
 use entity::{client, partner, user};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;
 
 /// A partner slug: the same shape as a client ID.
 pub async fn create_partner(db: &impl ConnectionTrait, slug: &str, name: &str) -> Result<partner::Model> {
     let slug = ClientId::parse(slug).map_err(|e| anyhow!("--slug {e}"))?;
     let name = PlainText::parse(name).map_err(|e| anyhow!("--name {e}"))?;
-    if partner::Entity::find().filter(partner::Column::Slug.eq(slug.as_str())).one(db).await?.is_some() {
+    if partners::by_slug(db, slug.as_str()).await?.is_some() {
         bail!("a partner with slug {slug} already exists");
     }
     let row = partner::ActiveModel {
@@ -26,15 +25,11 @@ pub async fn create_partner(db: &impl ConnectionTrait, slug: &str, name: &str) -
         created_at: Set(now()),
         clients_version: Set(0),
     };
-    Ok(partner::Entity::insert(row).exec_with_returning(db).await?)
+    Ok(partners::insert(db, row).await?)
 }
 
 pub async fn partner_by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<partner::Model> {
-    partner::Entity::find()
-        .filter(partner::Column::Slug.eq(slug))
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow!("no partner with slug {slug:?}"))
+    partners::by_slug(db, slug).await?.ok_or_else(|| anyhow!("no partner with slug {slug:?}"))
 }
 
 /// E-mail addresses are stored lower-case: they are login names, unique
@@ -54,7 +49,7 @@ pub async fn create_user(
         (None, true) => bail!("--partner is required for role {role}"),
         (None, false) => None,
     };
-    if user::Entity::find().filter(user::Column::Email.eq(&email)).one(db).await?.is_some() {
+    if users::by_email(db, &email).await?.is_some() {
         bail!("a user with e-mail {email} already exists");
     }
     let row = user::ActiveModel {
@@ -66,7 +61,7 @@ pub async fn create_user(
         active: Set(true),
         created_at: Set(now()),
     };
-    Ok(user::Entity::insert(row).exec_with_returning(db).await?)
+    Ok(users::insert(db, row).await?)
 }
 
 /// Looks the address up in the form `create_user` stored it (punycode domain,
@@ -76,18 +71,12 @@ pub async fn user_by_email(db: &impl ConnectionTrait, email: &str) -> Result<use
         Ok(e) => e.as_str().to_lowercase(),
         Err(_) => email.trim().to_lowercase(),
     };
-    user::Entity::find()
-        .filter(user::Column::Email.eq(&email))
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow!("no user with e-mail {email:?}"))
+    users::by_email(db, &email).await?.ok_or_else(|| anyhow!("no user with e-mail {email:?}"))
 }
 
 pub async fn deactivate_user(db: &impl ConnectionTrait, email: &str) -> Result<user::Model> {
     let u = user_by_email(db, email).await?;
-    let mut am: user::ActiveModel = u.into();
-    am.active = Set(false);
-    Ok(user::Entity::update(am).exec(db).await?)
+    Ok(users::deactivate(db, u).await?)
 }
 
 /// Change a client's status, keeping the counters and the audit trail in the
@@ -101,21 +90,14 @@ pub async fn set_client_status(
     let status: ClientStatus = status.parse().map_err(|e: crate::domain::Invalid| anyhow!("--status: {e}"))?;
     let txn = begin_write(db).await?;
     let partner = partner_by_slug(&txn, partner_slug).await?;
-    let c = client::Entity::find()
-        .filter(client::Column::PartnerId.eq(partner.id))
-        .filter(client::Column::ClientId.eq(client_id))
-        .lock_exclusive()
-        .one(&txn)
+    let c = clients::lock_of_partner(&txn, partner.id, client_id)
         .await?
         .with_context(|| format!("no client {client_id:?} for partner {partner_slug:?}"))?;
     let old: ClientStatus = c.status.parse().map_err(|e: crate::domain::Invalid| anyhow!("{e}"))?;
     if old == status {
         return Ok(c);
     }
-    let mut am: client::ActiveModel = c.into();
-    am.status = Set(status.as_str().to_owned());
-    am.updated_at = Set(now());
-    let updated = client::Entity::update(am).exec(&txn).await?;
+    let updated = clients::set_status(&txn, c, status, now()).await?;
     bump_count(&txn, partner.id, old, -1).await.context("updating the status counters")?;
     bump_count(&txn, partner.id, status, 1).await.context("updating the status counters")?;
     bump_version(&txn, partner.id).await.context("bumping the partner's clients version")?;

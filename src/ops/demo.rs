@@ -12,12 +12,10 @@
 use super::admin;
 use super::synthetic::{self, Rng};
 use crate::domain::{AuditAction, ClientStatus};
-use crate::repo::counts::recount;
+use crate::repo::{audit, bulk, counts::recount, partners, users};
 use anyhow::{bail, Context, Result};
-use entity::{audit_event, partner, user};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
-};
+use entity::user;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use uuid::Uuid;
 
 /// A demo account and the token line printed for it.
@@ -62,7 +60,7 @@ pub fn is_demo_account(email: &str) -> bool {
 /// Fail when the database holds an account the demo did not create: the
 /// demo key is public, and the demo must not run beside real accounts.
 pub async fn refuse_foreign_accounts(db: &DatabaseConnection) -> Result<()> {
-    let foreign = user::Entity::find().filter(user::Column::Email.is_not_in(EMAILS.iter().cloned())).count(db).await?;
+    let foreign = users::count_other_than(db, &EMAILS).await?;
     if foreign > 0 {
         bail!(
             "refusing --demo: the database holds {foreign} account(s) the demo did not create, and demo tokens are signed with a public key; point DATABASE_URL at a fresh database or run without --demo"
@@ -78,7 +76,7 @@ pub async fn refuse_foreign_accounts(db: &DatabaseConnection) -> Result<()> {
 /// client in ten without a required support contact, 1-3 assignees (the
 /// first the support contact), one in 23 with an internationalised domain.
 pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
-    if partner::Entity::find().filter(partner::Column::Slug.eq("northwind")).one(db).await?.is_some() {
+    if partners::by_slug(db, "northwind").await?.is_some() {
         return Ok(false);
     }
     let txn = db.begin().await?;
@@ -104,7 +102,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
         let mut events = Vec::new();
         for i in 0..n_clients {
             let mut input = synthetic::profile(&mut rng, i as u64);
-            input.support_contact_required = i % 10 != 0;
+            input.support_contact_required = Some(i % 10 != 0);
             if i % 23 == 0 {
                 input.web_domain = format!("{}-bücher.de", input.client_id);
             }
@@ -112,17 +110,17 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
             let created = crate::service::now() - chrono::Duration::hours((n_clients - i) as i64 * 7);
             let client_uuid = Uuid::now_v7();
             rows.push(synthetic::client_row(client_uuid, org.id, &input, status, created)?);
-            let event =
-                |action: AuditAction, subject: Option<Uuid>, details: serde_json::Value| audit_event::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    partner_id: Set(org.id),
-                    client_uuid: Set(Some(client_uuid)),
-                    actor_id: Set(Some(admin_user)),
-                    subject_user_id: Set(subject),
-                    action: Set(action.as_str().to_owned()),
-                    details: Set(details),
-                    occurred_at: Set(created),
+            let event = |action: AuditAction, subject: Option<Uuid>, details: serde_json::Value| {
+                let e = audit::Event {
+                    partner_id: org.id,
+                    client_uuid: Some(client_uuid),
+                    actor_id: Some(admin_user),
+                    subject_user_id: subject,
+                    action,
+                    details,
                 };
+                e.row(Uuid::now_v7(), created)
+            };
             // The same trail the API would have written.
             events.push(event(
                 AuditAction::ClientProvisioned,
@@ -140,9 +138,9 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool> {
                 ));
             }
         }
-        synthetic::insert_all(&txn, &rows).await?;
-        synthetic::insert_all(&txn, &assignments).await?;
-        synthetic::insert_all(&txn, &events).await?;
+        bulk::insert_all(&txn, &rows).await?;
+        bulk::insert_all(&txn, &assignments).await?;
+        bulk::insert_all(&txn, &events).await?;
     }
     for (email, name, role) in OUTSIDERS {
         admin::create_user(&txn, None, email, name, role).await?;

@@ -2,8 +2,9 @@
 //! `admin` commands, the `serve --demo` data and `seed-bench`. Nothing here
 //! is reachable through GraphQL. The demo and the benchmark data share one
 //! synthetic-data generator ([`synthetic`]). These tools are CLI-side and
-//! return `anyhow` errors; they call the service and storage layers for
-//! what the API also does (counters, audit events, row building).
+//! return `anyhow` errors; they call the service layer for what the API
+//! also does (row building, audit events) and `repo` for every query (bulk
+//! loads through `repo::bulk`).
 
 /// AiDial's own operations: partners, users, client status.
 pub mod admin;

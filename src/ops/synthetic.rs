@@ -1,13 +1,14 @@
 //! The one generator of synthetic data, for `serve --demo` and `seed-bench`:
 //! the name lists, a small deterministic RNG, client profiles drawn from
-//! them, and the multi-row inserts both load with. The same seed makes the
-//! same data on every run.
+//! them and the rows the API would store for them (both tools load those
+//! through `repo::bulk`). The same seed makes the same data on every run.
 
 use crate::domain::ClientStatus;
+use crate::repo::assignments::NewAssignment;
 use crate::service::provision::{row_for, ProvisionInput};
 use anyhow::{anyhow, Result};
 use entity::{client, client_assignment};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, Iterable};
+use sea_orm::ActiveValue::Set;
 use uuid::Uuid;
 
 const PREFIXES: &[&str] = &[
@@ -142,7 +143,7 @@ pub fn profile(rng: &mut Rng, seq: u64) -> ProvisionInput {
         web_domain: domain,
         contact_name: format!("{first} {last}"),
         timezone: rng.pick(ZONES).to_owned(),
-        support_contact_required: rng.below(10) != 0,
+        support_contact_required: Some(rng.below(10) != 0),
     }
 }
 
@@ -167,26 +168,7 @@ pub fn assignment(
     assigned_by: Uuid,
     assigned_at: chrono::DateTime<chrono::Utc>,
 ) -> client_assignment::ActiveModel {
-    client_assignment::ActiveModel {
-        client_uuid: Set(client_uuid),
-        user_id: Set(user_id),
-        support_contact: Set(support_contact),
-        assigned_by: Set(Some(assigned_by)),
-        assigned_at: Set(assigned_at),
-    }
-}
-
-/// SQLite binds at most 32,766 parameters per statement (PostgreSQL 65,535).
-const MAX_PARAMETERS: usize = 32_766;
-
-/// Insert `rows` with multi-row INSERTs, as many rows per statement as the
-/// parameter limit allows.
-pub async fn insert_all<A: ActiveModelTrait>(db: &impl ConnectionTrait, rows: &[A]) -> Result<()> {
-    let per_statement = (MAX_PARAMETERS / <A::Entity as EntityTrait>::Column::iter().count().max(1)).max(1);
-    for chunk in rows.chunks(per_statement) {
-        A::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
-    }
-    Ok(())
+    NewAssignment { client_uuid, user_id, support_contact, assigned_by: Some(assigned_by), assigned_at }.row()
 }
 
 #[cfg(test)]

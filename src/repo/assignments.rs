@@ -64,17 +64,21 @@ pub struct NewAssignment {
     pub assigned_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl NewAssignment {
+    /// The row it is stored as.
+    pub fn row(self) -> client_assignment::ActiveModel {
+        client_assignment::ActiveModel {
+            client_uuid: Set(self.client_uuid),
+            user_id: Set(self.user_id),
+            support_contact: Set(self.support_contact),
+            assigned_by: Set(self.assigned_by),
+            assigned_at: Set(self.assigned_at),
+        }
+    }
+}
+
 pub async fn insert_many(txn: &impl ConnectionTrait, rows: impl IntoIterator<Item = NewAssignment>) -> Result<()> {
-    let rows: Vec<client_assignment::ActiveModel> = rows
-        .into_iter()
-        .map(|a| client_assignment::ActiveModel {
-            client_uuid: Set(a.client_uuid),
-            user_id: Set(a.user_id),
-            support_contact: Set(a.support_contact),
-            assigned_by: Set(a.assigned_by),
-            assigned_at: Set(a.assigned_at),
-        })
-        .collect();
+    let rows: Vec<client_assignment::ActiveModel> = rows.into_iter().map(NewAssignment::row).collect();
     if !rows.is_empty() {
         client_assignment::Entity::insert_many(rows).exec_without_returning(txn).await?;
     }

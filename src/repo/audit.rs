@@ -18,22 +18,27 @@ pub struct Event {
     pub details: serde_json::Value,
 }
 
+impl Event {
+    /// The row it is stored as, under `id`, having occurred at `at`.
+    pub fn row(self, id: Uuid, at: chrono::DateTime<chrono::Utc>) -> audit_event::ActiveModel {
+        audit_event::ActiveModel {
+            id: Set(id),
+            partner_id: Set(self.partner_id),
+            client_uuid: Set(self.client_uuid),
+            actor_id: Set(self.actor_id),
+            subject_user_id: Set(self.subject_user_id),
+            action: Set(self.action.as_str().to_owned()),
+            details: Set(self.details),
+            occurred_at: Set(at),
+        }
+    }
+}
+
 /// Insert an event, with a UUIDv7 id (returned): no global counter ever
 /// leaves the server.
 pub async fn insert(txn: &impl ConnectionTrait, e: Event, at: chrono::DateTime<chrono::Utc>) -> Result<Uuid> {
     let id = Uuid::now_v7();
-    audit_event::Entity::insert(audit_event::ActiveModel {
-        id: Set(id),
-        partner_id: Set(e.partner_id),
-        client_uuid: Set(e.client_uuid),
-        actor_id: Set(e.actor_id),
-        subject_user_id: Set(e.subject_user_id),
-        action: Set(e.action.as_str().to_owned()),
-        details: Set(e.details),
-        occurred_at: Set(at),
-    })
-    .exec_without_returning(txn)
-    .await?;
+    audit_event::Entity::insert(e.row(id, at)).exec_without_returning(txn).await?;
     Ok(id)
 }
 

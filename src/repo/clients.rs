@@ -1,7 +1,7 @@
 //! Client rows. Every read starts from [`scoped`], the principal's row scope
 //! from the policy.
 
-use crate::domain::{search_text, ClientId, ClientStatus, OrderField, SearchTerm};
+use crate::domain::{search_text, ClientId, ClientStatus, NewClient, OrderField, SearchTerm};
 use crate::error::{AppError, Result};
 use crate::page::{col, KeyPart, Keyset, Page, PageRequest};
 use crate::policy::Principal;
@@ -311,38 +311,62 @@ pub async fn lock(txn: &impl ConnectionTrait, p: &Principal, client_id: &str) ->
     q.lock_exclusive().one(txn).await?.ok_or(AppError::NotFound("client"))
 }
 
-/// The fields a client row is made of, each already valid.
-pub struct NewRow<'a> {
-    pub partner_id: Uuid,
-    pub client_id: &'a str,
-    pub business_name: &'a str,
-    pub web_domain: &'a str,
-    pub contact_name: &'a str,
-    pub business_email: &'a str,
-    pub timezone: &'a str,
-    pub support_contact_required: bool,
-    pub status: ClientStatus,
-    pub created_at: chrono::DateTime<chrono::Utc>,
+/// A partner's client by clientId, locked for the rest of the transaction,
+/// with no principal's scope: operator tooling (`admin set-client-status`)
+/// names the partner itself.
+pub async fn lock_of_partner(
+    txn: &impl ConnectionTrait,
+    partner_id: Uuid,
+    client_id: &str,
+) -> Result<Option<client::Model>> {
+    Ok(client::Entity::find()
+        .filter(client::Column::PartnerId.eq(partner_id))
+        .filter(client::Column::ClientId.eq(client_id))
+        .lock_exclusive()
+        .one(txn)
+        .await?)
 }
 
-/// A row to insert, with its derived columns (sort key, search text).
-pub fn row(n: NewRow<'_>) -> client::ActiveModel {
+/// The client with a new status, updated at `at`.
+pub async fn set_status(
+    txn: &impl ConnectionTrait,
+    c: client::Model,
+    status: ClientStatus,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<client::Model> {
+    let mut am: client::ActiveModel = c.into();
+    am.status = Set(status.as_str().to_owned());
+    am.updated_at = Set(at);
+    Ok(client::Entity::update(am).exec(txn).await?)
+}
+
+/// The row a new client is stored as, with its derived columns (sort key,
+/// search text).
+pub fn row(
+    partner_id: Uuid,
+    n: &NewClient,
+    status: ClientStatus,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> client::ActiveModel {
+    let (client_id, business_name, web_domain) =
+        (n.client_id.as_str(), n.business_name.as_str(), n.web_domain.as_str());
+    let (contact_name, business_email) = (n.contact_name.as_str(), n.business_email.as_str());
     client::ActiveModel {
         id: Set(Uuid::now_v7()),
-        partner_id: Set(n.partner_id),
-        sort_name: Set(n.business_name.to_lowercase()),
-        search_public: Set(search_text(&[n.client_id, n.business_name, n.web_domain])),
-        search_contact: Set(search_text(&[n.contact_name, n.business_email])),
-        client_id: Set(n.client_id.to_owned()),
-        business_name: Set(n.business_name.to_owned()),
-        web_domain: Set(n.web_domain.to_owned()),
-        contact_name: Set(n.contact_name.to_owned()),
-        business_email: Set(n.business_email.to_owned()),
-        timezone: Set(n.timezone.to_owned()),
-        status: Set(n.status.as_str().to_owned()),
+        partner_id: Set(partner_id),
+        sort_name: Set(business_name.to_lowercase()),
+        search_public: Set(search_text(&[client_id, business_name, web_domain])),
+        search_contact: Set(search_text(&[contact_name, business_email])),
+        client_id: Set(client_id.to_owned()),
+        business_name: Set(business_name.to_owned()),
+        web_domain: Set(web_domain.to_owned()),
+        contact_name: Set(contact_name.to_owned()),
+        business_email: Set(business_email.to_owned()),
+        timezone: Set(n.timezone.as_str().to_owned()),
+        status: Set(status.as_str().to_owned()),
         support_contact_required: Set(n.support_contact_required),
-        created_at: Set(n.created_at),
-        updated_at: Set(n.created_at),
+        created_at: Set(created_at),
+        updated_at: Set(created_at),
     }
 }
 
@@ -362,12 +386,4 @@ pub async fn insert_new(txn: &impl ConnectionTrait, row: client::ActiveModel) ->
     }
     let created = client::Entity::find_by_id(id).one(txn).await?;
     created.map(Some).ok_or_else(|| AppError::internal(anyhow::anyhow!("inserted client not found")))
-}
-
-/// Many rows at once (operator tooling: demo and benchmark data).
-pub async fn insert_many(txn: &impl ConnectionTrait, rows: Vec<client::ActiveModel>) -> Result<()> {
-    if !rows.is_empty() {
-        client::Entity::insert_many(rows).exec_without_returning(txn).await?;
-    }
-    Ok(())
 }

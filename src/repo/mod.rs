@@ -10,6 +10,8 @@
 pub mod assignments;
 /// The audit trail: insert on the change's transaction, read newest first.
 pub mod audit;
+/// Bulk loads for operator tooling: chunked INSERTs, COPY on PostgreSQL.
+pub mod bulk;
 /// Client profiles: the scoped list, lookups, locks, inserts.
 pub mod clients;
 /// Per-partner client counters and the partner's change version.

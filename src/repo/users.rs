@@ -1,4 +1,5 @@
-//! User accounts as a principal may see them ([`Principal::user_scope`]).
+//! User accounts as a principal may see them ([`Principal::user_scope`]),
+//! the account behind a token, and accounts by e-mail for operators.
 
 use crate::domain::SearchTerm;
 use crate::error::Result;
@@ -6,7 +7,10 @@ use crate::page::{col, KeyPart, Keyset, Page, PageRequest};
 use crate::policy::Principal;
 use entity::{client_assignment, user};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Select};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryResult, Select, Statement,
+};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
@@ -93,4 +97,68 @@ pub async fn eligible_count(
     search: Option<&SearchTerm>,
 ) -> Result<u64> {
     Ok(eligible(p, client_uuid, search).count(db).await?)
+}
+
+/// What authentication reads about a token's user.
+pub struct Account {
+    pub email: String,
+    pub role: String,
+    pub partner_id: Option<Uuid>,
+    pub active: bool,
+}
+
+/// The user row behind a token, read before any tenant is known (so before
+/// any scope applies). On PostgreSQL `serve`'s role sees no `users` row
+/// without a tenant setting (row-level security, DESIGN §8): the one narrow
+/// path is the SECURITY DEFINER function `app_principal(id)`, which returns
+/// that row and nothing else. SQLite has no row security: the entity query.
+pub async fn account(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Account>> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT email, role, partner_id, active FROM app_principal($1)",
+                [id.into()],
+            ))
+            .await?;
+        let account = |r: QueryResult| -> Result<Account, DbErr> {
+            Ok(Account {
+                email: r.try_get("", "email")?,
+                role: r.try_get("", "role")?,
+                partner_id: r.try_get("", "partner_id")?,
+                active: r.try_get("", "active")?,
+            })
+        };
+        return Ok(row.map(account).transpose()?);
+    }
+    Ok(user::Entity::find_by_id(id).one(db).await?.map(|u| Account {
+        email: u.email,
+        role: u.role,
+        partner_id: u.partner_id,
+        active: u.active,
+    }))
+}
+
+/// The account with this e-mail address, as stored (lower case), whatever
+/// its partner (operator tooling).
+pub async fn by_email(db: &impl ConnectionTrait, email: &str) -> Result<Option<user::Model>> {
+    Ok(user::Entity::find().filter(user::Column::Email.eq(email)).one(db).await?)
+}
+
+/// A new account (operator tooling), as stored.
+pub async fn insert(db: &impl ConnectionTrait, row: user::ActiveModel) -> Result<user::Model> {
+    Ok(user::Entity::insert(row).exec_with_returning(db).await?)
+}
+
+/// The account, inactive from now on.
+pub async fn deactivate(db: &impl ConnectionTrait, u: user::Model) -> Result<user::Model> {
+    let mut am: user::ActiveModel = u.into();
+    am.active = Set(false);
+    Ok(user::Entity::update(am).exec(db).await?)
+}
+
+/// How many accounts have none of these e-mail addresses (`serve --demo`
+/// refuses a database holding any account it did not seed).
+pub async fn count_other_than(db: &impl ConnectionTrait, emails: &[String]) -> Result<u64> {
+    Ok(user::Entity::find().filter(user::Column::Email.is_not_in(emails.iter().cloned())).count(db).await?)
 }

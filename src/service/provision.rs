@@ -2,7 +2,7 @@
 //! that looks, inserts, moves the counters and records the audit event.
 
 use super::{audit, UserError, UserErrorCode};
-use crate::domain::{AuditAction, BusinessEmail, ClientId, ClientStatus, PlainText, Timezone, WebDomain};
+use crate::domain::{AuditAction, BusinessEmail, ClientId, ClientStatus, NewClient, PlainText, Timezone, WebDomain};
 use crate::error::{AppError, Result};
 use crate::metrics::Metrics;
 use crate::policy::{Capability, Principal};
@@ -11,95 +11,89 @@ use crate::tenant::TenantDb;
 use entity::client;
 use uuid::Uuid;
 
-/// provisionClient's input as the client sent it.
-#[derive(Clone, Debug)]
+/// A new client profile. Every field is checked and every problem reported
+/// at once, as `userErrors` with code `INVALID` and `field` naming the input
+/// field; nothing is written then. Free text may not contain control or
+/// invisible format characters.
+//
+// provisionClient's input as the client sent it, and the schema's
+// `ProvisionClientInput` itself: one definition, so the doc comments above
+// and on the fields are the schema's descriptions. The derive is the edge
+// conversion (as the domain enums derive `async_graphql::Enum`); a mirror
+// type in `graphql/` would only copy these seven fields over.
+#[derive(async_graphql::InputObject, Clone, Debug)]
+#[graphql(name = "ProvisionClientInput")]
 pub struct ProvisionInput {
+    /// The partner's own identifier for the client: 3 to 64 characters of
+    /// `a-z`, `0-9` and `-`, starting and ending with a letter or digit,
+    /// unique within the partner (a different client under a taken one is
+    /// `TAKEN`).
     pub client_id: String,
+    /// The business name, 1 to 200 characters once trimmed.
     pub business_name: String,
+    /// The client's web host name only (no scheme, path or port), e.g.
+    /// `example.com`; stored lower-case, an internationalised name in its
+    /// ASCII (punycode) form.
     pub web_domain: String,
+    /// The contact person's name, 1 to 200 characters once trimmed.
     pub contact_name: String,
+    /// The client's business e-mail address; its domain is stored in ASCII
+    /// (punycode) form.
     pub business_email: String,
+    /// An IANA time-zone name, e.g. `Europe/Berlin`.
     pub timezone: String,
-    pub support_contact_required: bool,
+    /// Whether the client must keep a support contact once it has one (see
+    /// `Client.supportContactRequired`). Defaults to true; null means the
+    /// default.
+    #[graphql(default_with = "Some(true)")]
+    pub support_contact_required: Option<bool>,
 }
 
-/// The input once every field has parsed.
-struct NewClient {
-    client_id: ClientId,
-    business_name: PlainText,
-    web_domain: WebDomain,
-    contact_name: PlainText,
-    business_email: BusinessEmail,
-    timezone: Timezone,
-    support_contact_required: bool,
-}
-
-impl NewClient {
-    /// Parse every field, reporting all problems at once.
-    fn parse(i: &ProvisionInput) -> Result<Self, Vec<UserError>> {
-        let mut errors = Vec::new();
-        let mut check = |field: &str, r: Result<(), crate::domain::Invalid>| {
-            if let Err(e) = r {
-                errors.push(UserError::new(&[field], UserErrorCode::Invalid, e.0));
-            }
-        };
-        let client_id = ClientId::parse(&i.client_id);
-        let business_name = PlainText::parse(&i.business_name);
-        let web_domain = WebDomain::parse(&i.web_domain);
-        let contact_name = PlainText::parse(&i.contact_name);
-        let business_email = BusinessEmail::parse(&i.business_email);
-        let timezone = Timezone::parse(&i.timezone);
-        check("clientId", client_id.as_ref().map(|_| ()).map_err(Clone::clone));
-        check("businessName", business_name.as_ref().map(|_| ()).map_err(Clone::clone));
-        check("webDomain", web_domain.as_ref().map(|_| ()).map_err(Clone::clone));
-        check("contactName", contact_name.as_ref().map(|_| ()).map_err(Clone::clone));
-        check("businessEmail", business_email.as_ref().map(|_| ()).map_err(Clone::clone));
-        check("timezone", timezone.as_ref().map(|_| ()).map_err(Clone::clone));
-        match (client_id, business_name, web_domain, contact_name, business_email, timezone) {
-            (Ok(client_id), Ok(business_name), Ok(web_domain), Ok(contact_name), Ok(business_email), Ok(timezone)) => {
-                Ok(NewClient {
-                    client_id,
-                    business_name,
-                    web_domain,
-                    contact_name,
-                    business_email,
-                    timezone,
-                    support_contact_required: i.support_contact_required,
-                })
-            }
-            _ => Err(errors),
+/// Parse every field, reporting all problems at once.
+fn parse(i: &ProvisionInput) -> Result<NewClient, Vec<UserError>> {
+    let mut errors = Vec::new();
+    let mut check = |field: &str, r: Result<(), crate::domain::Invalid>| {
+        if let Err(e) = r {
+            errors.push(UserError::new(&[field], UserErrorCode::Invalid, e.0));
         }
+    };
+    let client_id = ClientId::parse(&i.client_id);
+    let business_name = PlainText::parse(&i.business_name);
+    let web_domain = WebDomain::parse(&i.web_domain);
+    let contact_name = PlainText::parse(&i.contact_name);
+    let business_email = BusinessEmail::parse(&i.business_email);
+    let timezone = Timezone::parse(&i.timezone);
+    check("clientId", client_id.as_ref().map(|_| ()).map_err(Clone::clone));
+    check("businessName", business_name.as_ref().map(|_| ()).map_err(Clone::clone));
+    check("webDomain", web_domain.as_ref().map(|_| ()).map_err(Clone::clone));
+    check("contactName", contact_name.as_ref().map(|_| ()).map_err(Clone::clone));
+    check("businessEmail", business_email.as_ref().map(|_| ()).map_err(Clone::clone));
+    check("timezone", timezone.as_ref().map(|_| ()).map_err(Clone::clone));
+    match (client_id, business_name, web_domain, contact_name, business_email, timezone) {
+        (Ok(client_id), Ok(business_name), Ok(web_domain), Ok(contact_name), Ok(business_email), Ok(timezone)) => {
+            Ok(NewClient {
+                client_id,
+                business_name,
+                web_domain,
+                contact_name,
+                business_email,
+                timezone,
+                support_contact_required: i.support_contact_required.unwrap_or(true),
+            })
+        }
+        _ => Err(errors),
     }
+}
 
-    fn same_as(&self, c: &client::Model) -> bool {
-        c.client_id == self.client_id.as_str()
-            && c.business_name == self.business_name.as_str()
-            && c.web_domain == self.web_domain.as_str()
-            && c.contact_name == self.contact_name.as_str()
-            && c.business_email == self.business_email.as_str()
-            && c.timezone == self.timezone.as_str()
-            && c.support_contact_required == self.support_contact_required
-    }
-
-    fn row(
-        &self,
-        partner_id: Uuid,
-        status: ClientStatus,
-        created_at: chrono::DateTime<chrono::Utc>,
-    ) -> client::ActiveModel {
-        repo::clients::row(repo::clients::NewRow {
-            partner_id,
-            client_id: self.client_id.as_str(),
-            business_name: self.business_name.as_str(),
-            web_domain: self.web_domain.as_str(),
-            contact_name: self.contact_name.as_str(),
-            business_email: self.business_email.as_str(),
-            timezone: self.timezone.as_str(),
-            support_contact_required: self.support_contact_required,
-            status,
-            created_at,
-        })
-    }
+/// Is the stored client what this input would have created?
+fn same_as(new: &NewClient, c: &client::Model) -> bool {
+    c.client_id == new.client_id.as_str()
+        && c.business_name == new.business_name.as_str()
+        && c.web_domain == new.web_domain.as_str()
+        && c.contact_name == new.contact_name.as_str()
+        && c.business_email == new.business_email.as_str()
+        && c.timezone == new.timezone.as_str()
+        && c.support_contact_required == new.support_contact_required
 }
 
 /// A client row built from provisioning input, for bulk loaders (demo and
@@ -110,7 +104,7 @@ pub fn row_for(
     status: ClientStatus,
     created_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<client::ActiveModel, Vec<UserError>> {
-    Ok(NewClient::parse(input)?.row(partner_id, status, created_at))
+    Ok(repo::clients::row(partner_id, &parse(input)?, status, created_at))
 }
 
 pub enum ProvisionOutcome {
@@ -127,7 +121,7 @@ pub async fn provision(
     input: &ProvisionInput,
 ) -> Result<ProvisionOutcome> {
     p.require(Capability::ProvisionClients)?;
-    let new = match NewClient::parse(input) {
+    let new = match parse(input) {
         Ok(n) => n,
         Err(errors) => return Ok(ProvisionOutcome::Rejected(errors)),
     };
@@ -136,7 +130,7 @@ pub async fn provision(
     if let Some(existing) = repo::clients::find(&txn, p, new.client_id.as_str()).await? {
         return Ok(same_or_taken(&new, existing));
     }
-    let row = new.row(p.partner_id, ClientStatus::Provisioned, super::now());
+    let row = repo::clients::row(p.partner_id, &new, ClientStatus::Provisioned, super::now());
     let Some(created) = repo::clients::insert_new(&txn, row).await? else {
         // A concurrent request won the race; it has committed by now
         // (PostgreSQL waited for it), so a fresh read sees its row.
@@ -165,7 +159,7 @@ pub async fn provision(
 }
 
 fn same_or_taken(new: &NewClient, existing: client::Model) -> ProvisionOutcome {
-    if new.same_as(&existing) {
+    if same_as(new, &existing) {
         ProvisionOutcome::Existing(existing)
     } else {
         ProvisionOutcome::Rejected(vec![UserError::new(

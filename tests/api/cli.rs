@@ -367,31 +367,48 @@ async fn shutdown_gives_up_after_the_grace_period(cli: Cli) {
 }
 
 /// The demo key is public: `serve --demo` will not run beside real accounts.
-#[test]
-fn demo_refuses_a_database_with_accounts_it_did_not_create_sqlite() {
-    demo_refuses_a_database_with_accounts_it_did_not_create(Cli::new());
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_refuses_a_database_with_accounts_it_did_not_create_sqlite() {
+    demo_refuses_a_database_with_accounts_it_did_not_create(Cli::new()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_refuses_a_database_with_accounts_it_did_not_create_postgres() {
     if let Some(cli) = Cli::postgres().await {
-        tokio::task::block_in_place(|| demo_refuses_a_database_with_accounts_it_did_not_create(cli));
+        demo_refuses_a_database_with_accounts_it_did_not_create(cli).await;
     }
 }
 
-fn demo_refuses_a_database_with_accounts_it_did_not_create(cli: Cli) {
+/// Refused before anything is migrated: a real database the demo was pointed
+/// at is left exactly as it was (here: one migration short, and still so).
+async fn demo_refuses_a_database_with_accounts_it_did_not_create(cli: Cli) {
+    use sea_orm::ConnectionTrait;
     cli.ok(&["migrate"]); // `admin` never creates or migrates a database
     cli.ok(&["admin", "create-user", "--email", "ops@aidial.com", "--name", "Ops", "--role", "aidial_staff"]);
-    let mut child = cli.spawn_demo(&[]);
-    let status = exit_within(&mut child, Duration::from_secs(60));
+    let db = sea_orm::Database::connect(cli.url()).await.unwrap();
+    let applied = |db: sea_orm::DatabaseConnection| async move {
+        let sql = "SELECT count(*) AS n FROM seaql_migrations";
+        let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+        row.unwrap().try_get_by_index::<i64>(0).unwrap()
+    };
+    let last = "DELETE FROM seaql_migrations WHERE version = (SELECT max(version) FROM seaql_migrations)";
+    db.execute_unprepared(last).await.unwrap();
+    let before = applied(db.clone()).await;
+    let (status, out) = tokio::task::block_in_place(|| {
+        let mut child = cli.spawn_demo(&[]);
+        let status = exit_within(&mut child, Duration::from_secs(60));
+        let mut out = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        (status, out)
+    });
     assert!(!status.success());
-    let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
     assert!(out.is_empty(), "nothing on stdout: {out}");
     let err = cli.stderr();
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "{err}");
     assert!(lines[0].contains("--demo") && lines[0].contains("1 account"), "{err}");
+    assert_eq!(applied(db.clone()).await, before, "the refused database was migrated");
+    db.close().await.unwrap();
 }
 
 /// An account created while the demo runs is out of the demo key's reach:

@@ -26,7 +26,7 @@ pub use connection::{
     PartnerUserConnection, PartnerUserEdge,
 };
 pub use payloads::{
-    AssignPartnerUsersInput, AssignmentPayload, ProvisionClientInput, ProvisionClientPayload, SetSupportContactInput,
+    AssignPartnerUsersInput, AssignmentPayload, ProvisionClientPayload, SetSupportContactInput,
     UnassignPartnerUserInput, UserError,
 };
 pub use user::{Partner, PartnerUser, Viewer, ViewerPermissions};

@@ -2,55 +2,8 @@
 
 use super::Client;
 use crate::domain::UserErrorCode;
-use crate::service::{self, provision::ProvisionInput};
+use crate::service;
 use async_graphql::{InputObject, SimpleObject, ID};
-
-/// A new client profile. Every field is checked and every problem reported
-/// at once, as `userErrors` with code `INVALID` and `field` naming the input
-/// field; nothing is written then. Free text may not contain control or
-/// invisible format characters.
-#[derive(InputObject, Clone, Debug)]
-pub struct ProvisionClientInput {
-    /// The partner's own identifier for the client: 3 to 64 characters of
-    /// `a-z`, `0-9` and `-`, starting and ending with a letter or digit,
-    /// unique within the partner (a different client under a taken one is
-    /// `TAKEN`).
-    pub client_id: String,
-    /// The business name, 1 to 200 characters once trimmed.
-    pub business_name: String,
-    /// The client's web host name only (no scheme, path or port), e.g.
-    /// `example.com`; stored lower-case, an internationalised name in its
-    /// ASCII (punycode) form.
-    pub web_domain: String,
-    /// The contact person's name, 1 to 200 characters once trimmed.
-    pub contact_name: String,
-    /// The client's business e-mail address; its domain is stored in ASCII
-    /// (punycode) form.
-    pub business_email: String,
-    /// An IANA time-zone name, e.g. `Europe/Berlin`.
-    pub timezone: String,
-    /// Whether the client must keep a support contact once it has one (see
-    /// `Client.supportContactRequired`). Defaults to true; null means the
-    /// default.
-    #[graphql(default_with = "Some(true)")]
-    pub support_contact_required: Option<bool>,
-}
-
-/// The schema's input is the service's, but for the GraphQL default
-/// (nullable, `true` when null), which the service does not know about.
-impl From<ProvisionClientInput> for ProvisionInput {
-    fn from(i: ProvisionClientInput) -> Self {
-        ProvisionInput {
-            client_id: i.client_id,
-            business_name: i.business_name,
-            web_domain: i.web_domain,
-            contact_name: i.contact_name,
-            business_email: i.business_email,
-            timezone: i.timezone,
-            support_contact_required: i.support_contact_required.unwrap_or(true),
-        }
-    }
-}
 
 /// A problem with the input that the user can fix; nothing was written.
 /// Show `message` beside the form field that `field` names.
