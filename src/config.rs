@@ -186,13 +186,14 @@ impl Limits {
 /// Rate limits shared by every replica (README, "Replicas").
 #[derive(Args, Clone, Debug)]
 pub struct RateArgs {
-    /// Redis that holds the rate-limit counters of all replicas
-    /// (`redis://[:PASSWORD@]HOST[:PORT][/DB]`). Without it, each replica
-    /// limits on its own.
+    /// Redis that holds the rate-limit counters and the per-principal
+    /// WebSocket counts of all replicas (`redis://[:PASSWORD@]HOST[:PORT][/DB]`).
+    /// Without it, each replica limits and counts on its own.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<Secret>,
-    /// Prefix of the rate-limit keys in Redis: replicas that share limits
-    /// share it; another deployment on the same Redis picks its own.
+    /// Prefix of the rate-limit and socket-count keys in Redis: replicas
+    /// that share limits share it; another deployment on the same Redis
+    /// picks its own.
     #[arg(long, env = "RATE_LIMIT_PREFIX", default_value = RateArgs::DEFAULT_PREFIX)]
     pub rate_limit_prefix: String,
     /// Longest wait for Redis per check, in milliseconds; slower or failed

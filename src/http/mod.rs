@@ -3,7 +3,8 @@
 //! - `transport`: GraphQL over HTTP (methods, media types, body rules);
 //! - `pipeline`: authenticate, rate-limit, parse, check, run, count;
 //! - `rate`: per-principal and per-address limits, the client's address;
-//! - `rate_redis`: those limits shared by every replica through Redis;
+//! - `rate_redis`: those limits (and `ws`'s socket count) shared by every
+//!   replica through Redis;
 //! - `parse_cache`: parsed documents of the frontend's repeated operations
 //!   (trusted documents are parsed once, in `crate::operations`);
 //! - `graphiql`: the page administrators explore the API with;
@@ -58,7 +59,7 @@ pub struct AppConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `/metrics` is served elsewhere (`METRICS_BIND`), not on the main router.
     pub metrics_elsewhere: bool,
-    /// Rate limits shared with the other replicas (`REDIS_URL`).
+    /// Rate limits and socket counts shared with the other replicas (`REDIS_URL`).
     pub shared_limits: Option<RedisLimiter>,
     /// Who may send free-form documents (`TRUSTED_DOCUMENTS`).
     pub trusted_documents: TrustedDocuments,
@@ -149,11 +150,12 @@ impl AppState {
         for name in config.manifest.names() {
             metrics.create_operation_series(name);
         }
+        let rate = RateLimits::new(&limits, config.shared_limits, metrics.rate_limit_backend_errors.clone());
         Arc::new(AppState {
             rules: Rules::new(&limits, config.introspection),
-            rate: RateLimits::new(&limits, config.shared_limits, metrics.rate_limit_backend_errors.clone()),
+            live: ws::Live::start(&db, rate.shared(), &limits),
+            rate,
             parsed: ParseCache::default(),
-            live: ws::Live::start(&db),
             trusted_documents: config.trusted_documents,
             manifest: config.manifest,
             db,

@@ -3,7 +3,7 @@
 //! databases; two replicas on one PostgreSQL; the transport's rules
 //! (`transport`).
 
-mod client;
+pub(crate) mod client;
 mod transport;
 
 use crate::db_tests;
