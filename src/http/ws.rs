@@ -103,17 +103,14 @@ fn wants_websocket(headers: &HeaderMap) -> bool {
     upgrade.is_some_and(|u| u.split(',').any(|p| p.trim().eq_ignore_ascii_case("websocket")))
 }
 
-/// Where a socket's `connection_init` stands.
+/// Where a socket's `connection_init` stands (`Checking`: it arrived, so no
+/// 4408; `Closed`: the socket is done and its place given back).
 enum Init {
     Waiting,
-    Accepted {
-        authorization: String,
-        principal: watch::Sender<Principal>,
-        slot: SocketSlot,
-    },
-    /// The socket is done; its place is given back.
-    Closed,
+    Checking,
+    Accepted { authorization: String, principal: watch::Sender<Principal>, slot: SocketSlot },
     Refused(Close),
+    Closed,
 }
 
 /// One socket, shared by its protocol handler and its control loop.
@@ -332,6 +329,7 @@ async fn control(socket: &Socket, mut close_rx: watch::Receiver<Option<Close>>) 
 /// `connection_init`: the session its subscriptions share, or the close
 /// that refuses it (recorded for [`Socket::outgoing`]).
 async fn connection_init(socket: Arc<Socket>, payload: serde_json::Value) -> async_graphql::Result<Data> {
+    *socket.init() = Init::Checking;
     match admit(&socket, &payload).await {
         Ok(data) => Ok(data),
         Err(close) => {
