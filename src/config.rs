@@ -55,6 +55,12 @@ pub struct DbArgs {
     /// `partner_clients_app`. The `DATABASE_URL` user must be a member of it.
     #[arg(long, env = "DB_APP_ROLE")]
     pub db_app_role: Option<String>,
+    /// PostgreSQL: where `serve`'s live-update listener connects, when not
+    /// where the pool does: LISTEN needs a session of its own, so behind a
+    /// transaction-mode pooler point this at PostgreSQL itself or at a
+    /// session-mode pool. Default: `DATABASE_URL`. Runs as `DB_APP_ROLE`.
+    #[arg(long, env = "LISTEN_DATABASE_URL")]
+    pub listen_database_url: Option<String>,
 }
 
 impl DbArgs {
@@ -65,6 +71,7 @@ impl DbArgs {
             db_statement_timeout_secs: 5,
             db_acquire_timeout_secs: 3,
             db_app_role: None,
+            listen_database_url: None,
         }
     }
 }

@@ -30,6 +30,7 @@ use crate::config::{Limits, ServeArgs, TrustedDocuments};
 use crate::graphql::context::Env;
 use crate::graphql::limits::Rules;
 use crate::graphql::{self, AppSchema};
+use crate::live::ListenOptions;
 use crate::metrics::Metrics;
 use crate::operations::Manifest;
 use axum::body::Body;
@@ -61,6 +62,9 @@ pub struct AppConfig {
     pub metrics_elsewhere: bool,
     /// Rate limits and socket counts shared with the other replicas (`REDIS_URL`).
     pub shared_limits: Option<RedisLimiter>,
+    /// PostgreSQL: where the live-update listener connects
+    /// (`LISTEN_DATABASE_URL`); `None`: where the pool does.
+    pub listen: Option<ListenOptions>,
     /// Who may send free-form documents (`TRUSTED_DOCUMENTS`).
     pub trusted_documents: TrustedDocuments,
     /// The trusted documents: the embedded manifest or `TRUSTED_DOCUMENTS_FILE`.
@@ -76,6 +80,7 @@ impl Default for AppConfig {
             trusted_proxies: vec![],
             metrics_elsewhere: false,
             shared_limits: None,
+            listen: None,
             trusted_documents: TrustedDocuments::Accept,
             manifest: Manifest::embedded(),
         }
@@ -102,6 +107,7 @@ impl AppConfig {
             trusted_proxies: args.trusted_proxies.clone(),
             metrics_elsewhere: args.metrics_bind.is_some(),
             shared_limits,
+            listen: crate::db::listen_options(&args.db)?,
             trusted_documents: args.trusted.trusted_documents,
             manifest,
         })
@@ -153,7 +159,7 @@ impl AppState {
         let rate = RateLimits::new(&limits, config.shared_limits, metrics.rate_limit_backend_errors.clone());
         Arc::new(AppState {
             rules: Rules::new(&limits, config.introspection),
-            live: ws::Live::start(&db, rate.shared(), &limits),
+            live: ws::Live::start(&db, config.listen, rate.shared(), &limits),
             rate,
             parsed: ParseCache::default(),
             trusted_documents: config.trusted_documents,

@@ -33,7 +33,7 @@ use super::rate_redis::Shared;
 use super::{transport, AppState};
 use crate::config::Limits;
 use crate::error::AppError;
-use crate::live::{Close, Hub, Session};
+use crate::live::{Close, Hub, ListenOptions, Session};
 use crate::metrics::Metrics;
 use crate::policy::Principal;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
@@ -62,11 +62,16 @@ pub struct Live {
 }
 
 impl Live {
-    /// Start the hub (PostgreSQL: its listener task).
+    /// Start the hub (PostgreSQL: its listener task, on `listen` when set).
     /// `shared`: the rate limits' Redis, which counts sockets too.
-    pub fn start(db: &DatabaseConnection, shared: Option<Arc<Shared>>, limits: &Limits) -> Self {
+    pub fn start(
+        db: &DatabaseConnection,
+        listen: Option<ListenOptions>,
+        shared: Option<Arc<Shared>>,
+        limits: &Limits,
+    ) -> Self {
         let keepalive = Duration::from_secs(limits.ws_keepalive_secs.max(1));
-        Live { hub: Hub::start(db), sockets: Sockets::new(shared, keepalive) }
+        Live { hub: Hub::start(db, listen), sockets: Sockets::new(shared, keepalive) }
     }
 }
 
