@@ -55,6 +55,12 @@ pub struct DbArgs {
     /// `partner_clients_app`. The `DATABASE_URL` user must be a member of it.
     #[arg(long, env = "DB_APP_ROLE")]
     pub db_app_role: Option<String>,
+    /// PostgreSQL: where `serve`'s live-update listener connects, when not
+    /// where the pool does: LISTEN needs a session of its own, so behind a
+    /// transaction-mode pooler point this at PostgreSQL itself or at a
+    /// session-mode pool. Default: `DATABASE_URL`. Runs as `DB_APP_ROLE`.
+    #[arg(long, env = "LISTEN_DATABASE_URL")]
+    pub listen_database_url: Option<String>,
 }
 
 impl DbArgs {
@@ -65,6 +71,7 @@ impl DbArgs {
             db_statement_timeout_secs: 5,
             db_acquire_timeout_secs: 3,
             db_app_role: None,
+            listen_database_url: None,
         }
     }
 }
@@ -187,13 +194,14 @@ impl Limits {
 /// Rate limits shared by every replica (README, "Replicas").
 #[derive(Args, Clone, Debug)]
 pub struct RateArgs {
-    /// Redis that holds the rate-limit counters of all replicas
-    /// (`redis://[:PASSWORD@]HOST[:PORT][/DB]`). Without it, each replica
-    /// limits on its own.
+    /// Redis that holds the rate-limit counters and the per-principal
+    /// WebSocket counts of all replicas (`redis://[:PASSWORD@]HOST[:PORT][/DB]`).
+    /// Without it, each replica limits and counts on its own.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<Secret>,
-    /// Prefix of the rate-limit keys in Redis: replicas that share limits
-    /// share it; another deployment on the same Redis picks its own.
+    /// Prefix of the rate-limit and socket-count keys in Redis: replicas
+    /// that share limits share it; another deployment on the same Redis
+    /// picks its own.
     #[arg(long, env = "RATE_LIMIT_PREFIX", default_value = RateArgs::DEFAULT_PREFIX)]
     pub rate_limit_prefix: String,
     /// Longest wait for Redis per check, in milliseconds; slower or failed

@@ -16,6 +16,7 @@
 
 use crate::config::DbArgs;
 use crate::domain::Role;
+use crate::live::ListenOptions;
 use crate::metrics::Metrics;
 use crate::policy::{PartnerRole, Principal};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -64,6 +65,16 @@ pub async fn connect_as_app(args: &DbArgs, metrics: Option<Arc<Metrics>>) -> Res
         )));
     }
     Ok(with_metrics(db, metrics))
+}
+
+/// Where `serve`'s live-update listener connects when `LISTEN_DATABASE_URL`
+/// is set (`None`: where the pool does), as the same role as the pool.
+pub fn listen_options(args: &DbArgs) -> Result<Option<ListenOptions>, DbErr> {
+    let Some(url) = &args.listen_database_url else { return Ok(None) };
+    if !is_postgres(args) {
+        return Err(DbErr::Custom("LISTEN_DATABASE_URL needs a PostgreSQL DATABASE_URL".into()));
+    }
+    ListenOptions::new(url, &app_role(args)?).map(Some).map_err(DbErr::Custom)
 }
 
 fn is_postgres(args: &DbArgs) -> bool {

@@ -5,7 +5,8 @@
 //! - `reply`: the response's media type and body, and the refusals both
 //!   of those answer with;
 //! - `rate`: per-principal and per-address limits, the client's address;
-//! - `rate_redis`: those limits shared by every replica through Redis;
+//! - `rate_redis`: those limits (and `ws`'s socket count) shared by every
+//!   replica through Redis;
 //! - `parse_cache`: parsed documents of the frontend's repeated operations
 //!   (trusted documents are parsed once, in `crate::operations`);
 //! - `graphiql`: the page administrators explore the API with;
@@ -32,6 +33,7 @@ use crate::config::{Limits, ServeArgs, TrustedDocuments};
 use crate::graphql::context::Env;
 use crate::graphql::limits::Rules;
 use crate::graphql::{self, AppSchema};
+use crate::live::ListenOptions;
 use crate::metrics::Metrics;
 use crate::operations::Manifest;
 use axum::body::Body;
@@ -61,8 +63,11 @@ pub struct AppConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `/metrics` is served elsewhere (`METRICS_BIND`), not on the main router.
     pub metrics_elsewhere: bool,
-    /// Rate limits shared with the other replicas (`REDIS_URL`).
+    /// Rate limits and socket counts shared with the other replicas (`REDIS_URL`).
     pub shared_limits: Option<RedisLimiter>,
+    /// PostgreSQL: where the live-update listener connects
+    /// (`LISTEN_DATABASE_URL`); `None`: where the pool does.
+    pub listen: Option<ListenOptions>,
     /// Who may send free-form documents (`TRUSTED_DOCUMENTS`).
     pub trusted_documents: TrustedDocuments,
     /// The trusted documents: the embedded manifest or `TRUSTED_DOCUMENTS_FILE`.
@@ -78,6 +83,7 @@ impl Default for AppConfig {
             trusted_proxies: vec![],
             metrics_elsewhere: false,
             shared_limits: None,
+            listen: None,
             trusted_documents: TrustedDocuments::Accept,
             manifest: Manifest::embedded(),
         }
@@ -104,6 +110,7 @@ impl AppConfig {
             trusted_proxies: args.trusted_proxies.clone(),
             metrics_elsewhere: args.metrics_bind.is_some(),
             shared_limits,
+            listen: crate::db::listen_options(&args.db)?,
             trusted_documents: args.trusted.trusted_documents,
             manifest,
         })
@@ -152,11 +159,12 @@ impl AppState {
         for name in config.manifest.names() {
             metrics.create_operation_series(name);
         }
+        let rate = RateLimits::new(&limits, config.shared_limits, metrics.rate_limit_backend_errors.clone());
         Arc::new(AppState {
             rules: Rules::new(&limits, config.introspection),
-            rate: RateLimits::new(&limits, config.shared_limits, metrics.rate_limit_backend_errors.clone()),
+            live: ws::Live::start(&db, config.listen, rate.shared(), &limits),
+            rate,
             parsed: ParseCache::default(),
-            live: ws::Live::start(&db),
             trusted_documents: config.trusted_documents,
             manifest: config.manifest,
             db,

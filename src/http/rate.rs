@@ -30,8 +30,9 @@ pub enum Limit {
 }
 
 pub struct RateLimits {
-    /// The shared limiter, when `REDIS_URL` is set.
-    shared: Option<Shared>,
+    /// The shared limiter, when `REDIS_URL` is set (the socket count
+    /// shares it: [`RateLimits::shared`]).
+    shared: Option<Arc<Shared>>,
     /// This replica's own limiters: the only ones without Redis, the
     /// fallback while Redis fails.
     requests: DefaultKeyedRateLimiter<Uuid>,
@@ -57,13 +58,19 @@ impl RateLimits {
     /// `backend_errors` counts the checks Redis failed.
     pub fn new(limits: &Limits, shared: Option<RedisLimiter>, backend_errors: Counter) -> Self {
         RateLimits {
-            shared: shared.map(|redis| Shared::new(redis, backend_errors)),
+            shared: shared.map(|redis| Arc::new(Shared::new(redis, backend_errors))),
             requests: DefaultKeyedRateLimiter::keyed(per_minute(limits.requests_per_minute)),
             mutations: DefaultKeyedRateLimiter::keyed(per_minute(limits.mutations_per_minute)),
             anonymous: DefaultKeyedRateLimiter::keyed(per_minute(limits.anonymous_per_minute)),
             limits: limits.clone(),
             checks: Default::default(),
         }
+    }
+
+    /// The Redis connection and its failure bookkeeping, for the other
+    /// counts replicas share (sockets per principal).
+    pub(super) fn shared(&self) -> Option<Arc<Shared>> {
+        self.shared.clone()
     }
 
     /// `Err(seconds to wait)` when the principal is over the limit.

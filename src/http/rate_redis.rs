@@ -11,9 +11,12 @@
 //! When Redis is down or slow, checks fail OPEN to the replica's own
 //! limiter ([`Shared::check`] says why), with a warning at most every
 //! [`WARN_EVERY`] and `rate_limit_backend_errors_total` counting failures.
+//! The per-principal socket count (`ws::sockets`) goes through the same
+//! connection and the same bookkeeping ([`Shared::call`]).
 
 use prometheus_client::metrics::counter::Counter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
@@ -96,12 +99,38 @@ impl RedisLimiter {
     /// `Ok(Err(seconds to wait))` when over the limit; `Err` when Redis
     /// failed or did not answer in time.
     async fn check(&self, key: &str, per_minute: u32) -> Result<Result<(), u64>, String> {
-        let mut conn = self.conn.clone();
-        let mut call = GCRA.key(format!("{}{key}", self.prefix));
+        let mut call = GCRA.key(self.key(key));
         call.arg(PERIOD_MICROS).arg(per_minute.max(1));
-        match tokio::time::timeout(self.timeout, call.invoke_async::<u64>(&mut conn)).await {
-            Ok(Ok(0)) => Ok(Ok(())),
-            Ok(Ok(wait_micros)) => Ok(Err(wait_micros.div_ceil(1_000_000))),
+        match self.invoke::<u64>(&call).await? {
+            0 => Ok(Ok(())),
+            wait_micros => Ok(Err(wait_micros.div_ceil(1_000_000))),
+        }
+    }
+
+    /// `name` under the configured prefix.
+    pub(super) fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// Run a script (EVALSHA, loading it on NOSCRIPT), waiting at most the
+    /// configured timeout; `Err` says why it failed.
+    pub(super) async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        call: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, String> {
+        let mut conn = self.conn.clone();
+        self.bounded(call.invoke_async::<T>(&mut conn)).await
+    }
+
+    /// Run one command, waiting at most the configured timeout.
+    pub(super) async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, String> {
+        let mut conn = self.conn.clone();
+        self.bounded(cmd.query_async::<T>(&mut conn)).await
+    }
+
+    async fn bounded<T>(&self, call: impl Future<Output = redis::RedisResult<T>>) -> Result<T, String> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
         }
@@ -143,16 +172,34 @@ impl Shared {
     /// shared, so the worst case is N replicas × the limit for as long as
     /// Redis is away.
     pub(super) async fn check(&self, key: &str, per_minute: u32) -> Option<Result<(), u64>> {
-        let now_ms = self.now_ms();
-        if now_ms < self.skip_until_ms.load(Ordering::Relaxed) {
+        self.call(self.redis.check(key, per_minute)).await
+    }
+
+    /// The connection, for building a [`Shared::call`].
+    pub(super) fn redis(&self) -> &RedisLimiter {
+        &self.redis
+    }
+
+    /// Redis's answer to `call` (a future of [`RedisLimiter`]'s, not yet
+    /// polled), or `None` when the caller must decide on its own: Redis
+    /// failed or was too slow (counted, warned about, and left alone for
+    /// [`BACKOFF`]) or is being left alone.
+    pub(super) async fn call<T>(&self, call: impl Future<Output = Result<T, String>>) -> Option<T> {
+        if self.now_ms() < self.skip_until_ms.load(Ordering::Relaxed) {
             return None;
         }
-        match self.redis.check(key, per_minute).await {
-            Ok(verdict) => {
+        self.attempt(call).await
+    }
+
+    /// [`Shared::call`], even while backing off: for clean-up that runs
+    /// off the request path and would otherwise leave an entry behind.
+    pub(super) async fn attempt<T>(&self, call: impl Future<Output = Result<T, String>>) -> Option<T> {
+        match call.await {
+            Ok(answer) => {
                 if self.failing.swap(false, Ordering::Relaxed) {
-                    tracing::info!("rate limits: Redis answers again, limits are shared across replicas");
+                    tracing::info!("Redis answers again: rate and socket limits are shared across replicas");
                 }
-                Some(verdict)
+                Some(answer)
             }
             Err(error) => {
                 self.errors.inc();
@@ -175,7 +222,7 @@ impl Shared {
             tracing::warn!(
                 %error,
                 failed_checks = self.errors.get(),
-                "rate limits: Redis failed, this replica enforces its own limits until it answers again"
+                "Redis failed: this replica enforces its own rate and socket limits until it answers again"
             );
             return true;
         }

@@ -10,7 +10,8 @@
 //!   the HTTP header: no valid token, close 4401 (and, like HTTP, counted
 //!   against the address's anonymous rate limit: 4429 once over it); a
 //!   refused account, 4403; more than `LIMIT_WS_SOCKETS_PER_PRINCIPAL` (5)
-//!   sockets of one principal, 4429. A read-only token may subscribe.
+//!   sockets of one principal, 4429 (counted across replicas with Redis:
+//!   `sockets`). A read-only token may subscribe.
 //! - Each `subscribe` counts against the principal's request rate limit,
 //!   goes through the same document limits as POST (`pipeline`), must be a
 //!   subscription (queries and mutations go over HTTP), and at most
@@ -19,16 +20,20 @@
 //!   again: expired or deactivated, close 4401 / 4403. Subscriptions see
 //!   the principal as last checked.
 //! - A WebSocket ping every `WS_KEEPALIVE_SECS` (15 s) when idle; a peer
-//!   silent for three of them is dropped.
+//!   silent for three of them is dropped. The same tick renews the socket's
+//!   shared lease (with Redis).
 //! - Draining (SIGTERM): closed within a second, 1001, so that clients
 //!   reconnect elsewhere and re-query. Events possibly missed: 1013.
 
 mod executor;
+mod sockets;
 
 use super::rate::ClientAddr;
+use super::rate_redis::Shared;
 use super::{transport, AppState};
+use crate::config::Limits;
 use crate::error::AppError;
-use crate::live::{Close, Hub, Session};
+use crate::live::{Close, Hub, ListenOptions, Session};
 use crate::metrics::Metrics;
 use crate::policy::Principal;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
@@ -43,53 +48,30 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use sea_orm::DatabaseConnection;
-use std::collections::HashMap;
+use sockets::{SocketSlot, Sockets};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tracing::Instrument;
-use uuid::Uuid;
 
 /// The process's live-update state: the hub and the open sockets per principal.
 pub struct Live {
     hub: Hub,
-    sockets: Arc<Mutex<HashMap<Uuid, usize>>>,
+    sockets: Sockets,
 }
 
 impl Live {
-    /// Start the hub (PostgreSQL: its listener task).
-    pub fn start(db: &DatabaseConnection) -> Self {
-        Live { hub: Hub::start(db), sockets: Default::default() }
-    }
-
-    /// Count a socket for `user`, unless `max` are already open.
-    fn acquire(&self, user: Uuid, max: usize) -> Option<SocketSlot> {
-        let mut open = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
-        let n = open.entry(user).or_default();
-        if *n >= max {
-            return None;
-        }
-        *n += 1;
-        Some(SocketSlot { sockets: self.sockets.clone(), user })
-    }
-}
-
-/// One open socket of a principal; dropped with the socket.
-struct SocketSlot {
-    sockets: Arc<Mutex<HashMap<Uuid, usize>>>,
-    user: Uuid,
-}
-
-impl Drop for SocketSlot {
-    fn drop(&mut self) {
-        let mut open = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = open.get_mut(&self.user) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                open.remove(&self.user);
-            }
-        }
+    /// Start the hub (PostgreSQL: its listener task, on `listen` when set).
+    /// `shared`: the rate limits' Redis, which counts sockets too.
+    pub fn start(
+        db: &DatabaseConnection,
+        listen: Option<ListenOptions>,
+        shared: Option<Arc<Shared>>,
+        limits: &Limits,
+    ) -> Self {
+        let keepalive = Duration::from_secs(limits.ws_keepalive_secs.max(1));
+        Live { hub: Hub::start(db, listen), sockets: Sockets::new(shared, keepalive) }
     }
 }
 
@@ -126,11 +108,14 @@ fn wants_websocket(headers: &HeaderMap) -> bool {
     upgrade.is_some_and(|u| u.split(',').any(|p| p.trim().eq_ignore_ascii_case("websocket")))
 }
 
-/// Where a socket's `connection_init` stands.
+/// Where a socket's `connection_init` stands (`Checking`: it arrived, so no
+/// 4408; `Closed`: the socket is done and its place given back).
 enum Init {
     Waiting,
-    Accepted { authorization: String, principal: watch::Sender<Principal>, _slot: SocketSlot },
+    Checking,
+    Accepted { authorization: String, principal: watch::Sender<Principal>, slot: SocketSlot },
     Refused(Close),
+    Closed,
 }
 
 /// One socket, shared by its protocol handler and its control loop.
@@ -268,6 +253,12 @@ async fn serve(state: Arc<AppState>, ws: WebSocket, protocol: GraphQLProtocol, c
         tracing::info!(code = close.code, reason = close.reason, "socket closed");
         socket.close_with(close).await;
     }
+    // Before `_open` counts the socket closed, so that a closed socket's
+    // place is free on every replica once the gauge says so.
+    let init = std::mem::replace(&mut *socket.init(), Init::Closed);
+    if let Init::Accepted { slot, .. } = init {
+        slot.release().await;
+    }
 }
 
 /// Counts an open socket in the `ws_sockets_open` gauge.
@@ -314,6 +305,13 @@ async fn control(socket: &Socket, mut close_rx: watch::Receiver<Option<Close>>) 
                 if socket.quiet_for() >= keepalive {
                     let _ = socket.send(Message::Ping(Bytes::new())).await;
                 }
+                let lease = match &*socket.init() {
+                    Init::Accepted { slot, .. } => slot.lease(),
+                    _ => None,
+                };
+                if let Some(lease) = lease {
+                    lease.renew().await;
+                }
             }
             _ = recheck.tick() => {
                 if let Some(close) = socket.recheck().await {
@@ -336,6 +334,7 @@ async fn control(socket: &Socket, mut close_rx: watch::Receiver<Option<Close>>) 
 /// `connection_init`: the session its subscriptions share, or the close
 /// that refuses it (recorded for [`Socket::outgoing`]).
 async fn connection_init(socket: Arc<Socket>, payload: serde_json::Value) -> async_graphql::Result<Data> {
+    *socket.init() = Init::Checking;
     match admit(&socket, &payload).await {
         Ok(data) => Ok(data),
         Err(close) => {
@@ -365,7 +364,8 @@ async fn admit(socket: &Socket, payload: &serde_json::Value) -> Result<Data, Clo
         }
     };
     tracing::Span::current().record("principal", tracing::field::display(principal.user_id));
-    let slot = state.live.acquire(principal.user_id, state.limits.ws_sockets_per_principal).ok_or(Close::TOO_MANY)?;
+    let max = state.limits.ws_sockets_per_principal;
+    let slot = state.live.sockets.acquire(principal.user_id, max).await.ok_or(Close::TOO_MANY)?;
     // Acknowledge only once changes committed from now on will arrive.
     if !state.live.hub.ready(Duration::from_secs(state.limits.ws_init_secs)).await {
         return Err(Close::TRY_AGAIN);
@@ -378,11 +378,8 @@ async fn admit(socket: &Socket, payload: &serde_json::Value) -> Result<Data, Clo
         principal_rx,
         socket.close.clone(),
     );
-    *socket.init() = Init::Accepted {
-        authorization: authorization.unwrap_or_default().to_owned(),
-        principal: principal_tx,
-        _slot: slot,
-    };
+    *socket.init() =
+        Init::Accepted { authorization: authorization.unwrap_or_default().to_owned(), principal: principal_tx, slot };
     let mut data = Data::default();
     data.insert(Arc::new(session));
     Ok(data)

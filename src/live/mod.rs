@@ -31,6 +31,7 @@
 mod pg;
 mod session;
 
+pub use pg::ListenOptions;
 pub use session::{Close, Session};
 
 use crate::domain::AuditAction;
@@ -170,8 +171,9 @@ struct Inner {
 
 impl Hub {
     /// PostgreSQL: start the listener task (inside a tokio runtime; outside
-    /// one the hub never becomes ready). SQLite: the in-process channel.
-    pub fn start(db: &DatabaseConnection) -> Hub {
+    /// one the hub never becomes ready), connecting with `listen` when set,
+    /// else as the pool of `db` does. SQLite: the in-process channel.
+    pub fn start(db: &DatabaseConnection, listen: Option<ListenOptions>) -> Hub {
         if db.get_database_backend() != DbBackend::Postgres {
             let (_, ready) = watch::channel(true);
             return Hub(Arc::new(Inner { tx: local().clone(), ready }));
@@ -181,7 +183,10 @@ impl Hub {
         let inner = Arc::new(Inner { tx, ready });
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
-                let options = db.get_postgres_connection_pool().connect_options();
+                let options = match listen {
+                    Some(listen) => Arc::new(listen.into_inner()),
+                    None => db.get_postgres_connection_pool().connect_options(),
+                };
                 rt.spawn(pg::listen(options, Arc::downgrade(&inner), ready_tx));
             }
             Err(_) => tracing::error!("live updates: no tokio runtime to run the listener in"),

@@ -1,9 +1,12 @@
 //! The PostgreSQL listener: one task per process, LISTENing on a connection
 //! of its own.
 //!
-//! The connection is opened with the options of `serve`'s pool, so it runs
-//! as the least-privilege role (DESIGN §8): LISTEN and NOTIFY need no
-//! grant, and the payloads carry no row data. It sits in a pool of one
+//! The connection is opened with the options of `serve`'s pool, or, with
+//! `LISTEN_DATABASE_URL`, with that URL's ([`ListenOptions`]: a
+//! transaction-mode pooler in front of the request pool cannot carry a
+//! LISTEN, which needs a session). Either way it runs as the
+//! least-privilege role (DESIGN §8): LISTEN and NOTIFY need no grant, and
+//! the payloads carry no row data. It sits in a pool of one
 //! (not the request pool, where it would hold a connection forever), which
 //! `PgListener` also reconnects through. A lost connection costs the
 //! notifications sent meanwhile: the hub then broadcasts [`Signal::Gap`] so
@@ -18,6 +21,41 @@ use tokio::sync::watch;
 
 /// Longest pause between two attempts to reach the database.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Where the listener connects when not where the pool does
+/// (`LISTEN_DATABASE_URL`): that URL's server, database, user and TLS
+/// settings, as the pool's role. Its `Debug` shows no password.
+#[derive(Clone)]
+pub struct ListenOptions(PgConnectOptions);
+
+impl ListenOptions {
+    /// `url` (a `postgres://` URL), its sessions run as `role` (a startup
+    /// parameter, like the pool's: `db::connect_as_app`).
+    pub fn new(url: &str, role: &str) -> Result<Self, String> {
+        if !url.starts_with("postgres") {
+            return Err("LISTEN_DATABASE_URL must be a postgres:// URL".to_owned());
+        }
+        let options: PgConnectOptions =
+            url.parse().map_err(|e| format!("LISTEN_DATABASE_URL is not a usable PostgreSQL URL: {e}"))?;
+        Ok(ListenOptions(options.options([("role", role)])))
+    }
+
+    pub(super) fn into_inner(self) -> PgConnectOptions {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for ListenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let o = &self.0;
+        f.debug_struct("ListenOptions")
+            .field("host", &o.get_host())
+            .field("port", &o.get_port())
+            .field("database", &o.get_database())
+            .field("user", &o.get_username())
+            .finish()
+    }
+}
 
 /// Listen until the hub is gone (its app dropped) or the runtime ends.
 pub(super) async fn listen(options: Arc<PgConnectOptions>, hub: Weak<Inner>, ready: watch::Sender<bool>) {
@@ -35,7 +73,8 @@ pub(super) async fn listen(options: Arc<PgConnectOptions>, hub: Weak<Inner>, rea
             Some(l) => l,
             None => match connect(&pool).await {
                 Ok(l) => {
-                    tracing::info!(channel = CHANNEL, "live updates: listening");
+                    let (host, port) = (options.get_host(), options.get_port());
+                    tracing::info!(channel = CHANNEL, host, port, "live updates: listening");
                     backoff = Duration::from_millis(200);
                     listener.insert(l)
                 }
@@ -86,4 +125,34 @@ async fn connect(pool: &sea_orm::sqlx::PgPool) -> Result<PgListener, sea_orm::sq
     let mut l = PgListener::connect_with(pool).await?;
     l.listen(CHANNEL).await?;
     Ok(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_options_keep_the_role_and_print_no_password() {
+        let o =
+            ListenOptions::new("postgres://app:hunter2@pg-direct:6432/clients?sslmode=disable", "app_role").unwrap();
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("pg-direct") && shown.contains("6432"), "{shown}");
+        let inner = o.into_inner();
+        assert_eq!(inner.get_options(), Some("-c role=app_role"), "the pool's role, as a startup parameter");
+        assert_eq!((inner.get_database(), inner.get_username()), (Some("clients"), "app"));
+        assert!(ListenOptions::new("sqlite://x.db", "app_role").is_err());
+        assert!(ListenOptions::new("postgres://[::1", "app_role").is_err());
+    }
+
+    #[test]
+    fn listen_database_url_is_for_postgresql_and_optional() {
+        let mut args = crate::config::DbArgs::for_url("postgres://app@pg/clients");
+        assert!(crate::db::listen_options(&args).unwrap().is_none(), "default: where the pool connects");
+        args.listen_database_url = Some("postgres://app@pg-direct/clients".into());
+        let o = crate::db::listen_options(&args).unwrap().unwrap().into_inner();
+        assert_eq!(o.get_options(), Some("-c role=partner_clients_app"));
+        args.database_url = "sqlite://x.db?mode=rwc".into();
+        assert!(crate::db::listen_options(&args).is_err(), "SQLite has no listener");
+    }
 }

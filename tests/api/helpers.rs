@@ -165,7 +165,7 @@ pub async fn spawn_postgres() -> Option<TestApp> {
 }
 
 /// The same PostgreSQL URL with `127.0.0.1:port` as its host.
-fn via_port(url: &str, port: u16) -> String {
+pub fn via_port(url: &str, port: u16) -> String {
     let (scheme, rest) = url.split_once("://").expect("scheme");
     let (authority, path) = rest.split_once('/').expect("path");
     let creds = authority.rsplit_once('@').map(|(c, _)| format!("{c}@")).unwrap_or_default();

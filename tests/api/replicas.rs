@@ -1,5 +1,6 @@
 //! Several replicas of the app on one database (issue 16): shared rate
-//! limits through Redis, Redis outages, and replicas agreeing on data.
+//! limits and socket counts through Redis, Redis outages, and replicas
+//! agreeing on data.
 //!
 //! A replica here is a second `AppState` (its own pool, rate limiters,
 //! count and parse caches, Redis connection) served on its own port, on the
@@ -14,6 +15,7 @@ mod coherence;
 mod limits;
 mod outage;
 mod processes;
+mod sockets;
 
 use crate::helpers::{Gql, Options, TestApp};
 use partner_clients::auth::Authenticator;

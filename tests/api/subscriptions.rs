@@ -1,9 +1,10 @@
 //! Live updates (DESIGN §10): `Subscription.clientEvents` over a WebSocket
 //! (graphql-transport-ws), scoped per viewer on every event, on both
 //! databases; two replicas on one PostgreSQL; the transport's rules
-//! (`transport`).
+//! (`transport`); the listener on `LISTEN_DATABASE_URL` (`listen`).
 
-mod client;
+pub(crate) mod client;
+mod listen;
 mod transport;
 
 use crate::db_tests;

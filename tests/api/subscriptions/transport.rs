@@ -211,13 +211,12 @@ async fn timers_close_sockets(app: TestApp) {
 
 /// A second `serve` on `app`'s database: its own pool (as the
 /// least-privilege role, like `serve`), hub and listener.
-async fn replica(app: &TestApp) -> (std::net::SocketAddr, Arc<AppState>) {
+pub(super) async fn replica(app: &TestApp, config: AppConfig) -> (std::net::SocketAddr, Arc<AppState>) {
     let metrics = Arc::new(Metrics::new());
     let db =
         partner_clients::db::connect_as_app(&DbArgs::for_url(app.db_url.clone()), Some(metrics.clone())).await.unwrap();
     let auth = Authenticator::from_args(&Options::default().jwt, false).unwrap();
-    let state =
-        AppState::new(db, auth, metrics, AppConfig { limits: Options::default().limits, ..AppConfig::default() });
+    let state = AppState::new(db, auth, metrics, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let served = state.clone();
@@ -232,7 +231,8 @@ async fn replicas_deliver_each_others_events() {
     let Some(app) = spawn_with(Backend::Postgres, Options::default()).await else { return };
     let p = app.partner("alpha").await;
     let ada = app.admin_of(&p, "ada").await;
-    let (other, other_state) = replica(&app).await;
+    let config = AppConfig { limits: Options::default().limits, ..AppConfig::default() };
+    let (other, other_state) = replica(&app, config).await;
     let mut here = Ws::connect(app.addr, &ada.token).await;
     let mut there = Ws::connect(other, &ada.token).await;
     here.subscribe("here", EVENTS, json!({})).await;
