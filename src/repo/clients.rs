@@ -72,10 +72,12 @@ fn filtered(
     backend: DbBackend,
 ) -> Select<client::Entity> {
     let mut q = scoped(p);
-    if !f.statuses.is_empty() {
-        q = q.filter(client::Column::Status.is_in(f.statuses.iter().map(|s| s.as_str())));
-    }
     if let (Some(term), DbBackend::Postgres) = (&f.search, backend) {
+        // The statuses are the function's to apply (it filters on them in the
+        // same index path as the term): repeating them here would make a count
+        // read every match's row again, where the scope alone (id, partner)
+        // is an index-only scan of `clients_id_partner_id_key` (issue 15:
+        // at 100k, 995 matches counted in ~14 ms instead of ~20).
         let statuses = f.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
         let (sort, descending, bound) = match scan.sort {
             Some((column, descending, start)) => {
@@ -106,6 +108,9 @@ fn filtered(
             ],
         );
         return q.filter(ids);
+    }
+    if !f.statuses.is_empty() {
+        q = q.filter(client::Column::Status.is_in(f.statuses.iter().map(|s| s.as_str())));
     }
     if let Some(term) = &f.search {
         let like = || LikeExpr::new(term.like_pattern()).escape('\\');
