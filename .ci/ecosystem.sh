@@ -120,7 +120,15 @@ server_log() { log "server log (last 20 lines):"; tail -n 20 "$tmp/server.err" >
 
 # --- checks ---
 
-run_codegen() { $deps_ok && rm -rf codegen/generated && (cd codegen && npm run --silent codegen); }
+# The committed manifest must be what codegen emits from the committed
+# operations: sync-manifest rewrites a stale copy, and this step then fails.
+run_codegen() {
+  $deps_ok && rm -rf codegen/generated && (cd codegen && npm run --silent codegen) || return 1
+  if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- docs/operations/persisted-documents.json; then
+    log "docs/operations/persisted-documents.json was stale (codegen rewrote it): commit the regenerated manifest"
+    return 1
+  fi
+}
 run_schema_lint() { $deps_ok && (cd codegen && npm run --silent lint:schema); }
 run_typecheck() {
   $deps_ok || return 1
