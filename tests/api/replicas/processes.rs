@@ -85,9 +85,14 @@ async fn two_serve_processes_share_one_limit(app: TestApp) {
     let ok = statuses.iter().filter(|s| **s == 200).count();
     // The burst of 600, plus one for each interval (100 ms) the test took.
     let refills = (took.as_millis() / 100) as usize + 1;
+    // Counted apart, the two would let about 1,200 through.
     assert!((600..=600 + refills).contains(&ok), "{ok} let through in {took:?}");
-    assert!(ok < 900, "the processes counted apart: {ok} let through");
-    assert_eq!(statuses[1_198..], [429, 429], "both processes refuse");
+    // Both processes refuse (a refill every 100 ms may still let one of the
+    // last requests through, so not necessarily the very last two).
+    for side in 0..2 {
+        let refused = statuses.iter().skip(side).step_by(2).filter(|s| **s == 429).count();
+        assert!(refused >= 100, "process {side} refused {refused} of its 600");
+    }
     // Another principal is unaffected, on either process.
     for side in sides {
         side.gql(Some(&ben.token), "{ viewer { role } }", json!({})).await.ok();
