@@ -5,7 +5,7 @@
 //! the limit of one principal's. With `REDIS_URL` the count is also shared by
 //! every replica: one sorted set per principal (`<RATE_LIMIT_PREFIX>ws:<user
 //! id>`) whose members are socket ids, each scored with the moment (Redis's
-//! clock, in milliseconds) its lease runs out. One script ([`ACQUIRE`]) drops
+//! clock, in milliseconds) its lease runs out. One script ([`PLACE`]) drops
 //! the members whose lease ran out, counts the rest and adds the new socket
 //! only when fewer than the limit remain, atomically, so that two replicas
 //! admitting sockets of one principal at once cannot both take the last
@@ -35,8 +35,12 @@ use uuid::Uuid;
 pub const LEASE_TICKS: u32 = 4;
 
 /// KEYS[1]: the principal's set; ARGV: the socket id, the limit, the lease in
-/// milliseconds. 1 when the socket was added, 0 when the limit is reached.
-static ACQUIRE: LazyLock<redis::Script> = LazyLock::new(|| {
+/// milliseconds. Drops the members whose lease ran out, then gives the
+/// socket a lease (adding it, or pushing its lease out) unless `limit` others
+/// hold one. 1 when the socket holds a lease, 0 when the limit is reached.
+/// A renewal is the same call with no limit ([`NO_LIMIT`]): it also adds a
+/// socket admitted while Redis was away, or after Redis lost its data.
+static PLACE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
 local time = redis.call('TIME')
@@ -51,22 +55,8 @@ return 1
     )
 });
 
-/// KEYS[1]: the principal's set; ARGV: the socket id, the lease in
-/// milliseconds. Pushes the socket's lease out (adding it when absent: a
-/// socket admitted while Redis was away, or after Redis lost its data).
-static RENEW: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
-        r"
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local lease = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], lease)
-return 1
-",
-    )
-});
+/// The limit a renewal passes to [`PLACE`]: more sockets than a set holds.
+const NO_LIMIT: u64 = u32::MAX as u64;
 
 type Counts = Arc<Mutex<HashMap<Uuid, usize>>>;
 
@@ -174,17 +164,19 @@ pub struct Lease {
 
 impl Lease {
     async fn acquire(&self, max: usize) -> Result<bool, String> {
-        let mut call = ACQUIRE.key(&*self.key);
-        call.arg(&*self.member).arg(max).arg(self.millis);
-        Ok(self.shared.redis().invoke::<i64>(&call).await? == 1)
+        self.place(max as u64).await
     }
 
     /// Push the lease out by its length (a failure is counted and warned
     /// about; the lease still has a few ticks to go).
     pub async fn renew(&self) {
-        let mut call = RENEW.key(&*self.key);
-        call.arg(&*self.member).arg(self.millis);
-        self.shared.call(self.shared.redis().invoke::<i64>(&call)).await;
+        self.shared.call(self.place(NO_LIMIT)).await;
+    }
+
+    async fn place(&self, limit: u64) -> Result<bool, String> {
+        let mut call = PLACE.key(&*self.key);
+        call.arg(&*self.member).arg(limit).arg(self.millis);
+        Ok(self.shared.redis().invoke::<i64>(&call).await? == 1)
     }
 
     /// Remove the socket from the set. Tried even while Redis is being left
