@@ -93,6 +93,34 @@ impl Cli {
     }
 }
 
+/// Tests of the binary that take a [`Cli`]: each runs on a fresh SQLite
+/// file and, when `TEST_DATABASE_URL` is set, on a fresh PostgreSQL database
+/// (`<name>::sqlite`, `<name>::postgres`, as `db_tests!` names them).
+macro_rules! cli_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(super::Cli::new()).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(cli) = super::Cli::postgres().await {
+                        super::$name(cli).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+cli_tests!(
+    sigterm_drains_in_flight_requests_then_exits_0,
+    shutdown_gives_up_after_the_grace_period,
+    demo_refuses_a_database_with_accounts_it_did_not_create,
+);
+
 /// Wait for `child` to exit; kill it and fail after `limit`.
 #[track_caller]
 fn exit_within(child: &mut Child, limit: Duration) -> ExitStatus {
@@ -296,18 +324,6 @@ async fn demo_mode_seeds_once_and_prints_working_tokens() {
 /// SIGTERM drains: `/readyz` turns 503 while the listener still accepts, the
 /// listener closes, a request already in flight gets its whole answer, and
 /// the process exits 0.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_drains_in_flight_requests_then_exits_0_sqlite() {
-    sigterm_drains_in_flight_requests_then_exits_0(Cli::new()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_drains_in_flight_requests_then_exits_0_postgres() {
-    if let Some(cli) = Cli::postgres().await {
-        sigterm_drains_in_flight_requests_then_exits_0(cli).await;
-    }
-}
-
 async fn sigterm_drains_in_flight_requests_then_exits_0(cli: Cli) {
     let mut demo = cli.demo(&[("SHUTDOWN_GRACE_SECS", "8")]);
     let (mut conn, tail) = demo.half_sent_request(&demo.token("<ada@northwind.example>")).await;
@@ -344,18 +360,6 @@ async fn sigterm_drains_in_flight_requests_then_exits_0(cli: Cli) {
 /// A request that never finishes does not hold the process past the grace
 /// period; cutting it is reported (non-zero exit, the reason on stderr).
 /// Sent SIGINT, so both signals are covered (the drain test sends SIGTERM).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_gives_up_after_the_grace_period_sqlite() {
-    shutdown_gives_up_after_the_grace_period(Cli::new()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_gives_up_after_the_grace_period_postgres() {
-    if let Some(cli) = Cli::postgres().await {
-        shutdown_gives_up_after_the_grace_period(cli).await;
-    }
-}
-
 async fn shutdown_gives_up_after_the_grace_period(cli: Cli) {
     let mut demo = cli.demo(&[("SHUTDOWN_GRACE_SECS", "2")]);
     let (_conn, _never_sent) = demo.half_sent_request(&demo.token("<ada@northwind.example>")).await;
@@ -367,18 +371,6 @@ async fn shutdown_gives_up_after_the_grace_period(cli: Cli) {
 }
 
 /// The demo key is public: `serve --demo` will not run beside real accounts.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_refuses_a_database_with_accounts_it_did_not_create_sqlite() {
-    demo_refuses_a_database_with_accounts_it_did_not_create(Cli::new()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_refuses_a_database_with_accounts_it_did_not_create_postgres() {
-    if let Some(cli) = Cli::postgres().await {
-        demo_refuses_a_database_with_accounts_it_did_not_create(cli).await;
-    }
-}
-
 /// Refused before anything is migrated: a real database the demo was pointed
 /// at is left exactly as it was (here: one migration short, and still so).
 async fn demo_refuses_a_database_with_accounts_it_did_not_create(cli: Cli) {
