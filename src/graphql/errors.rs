@@ -7,8 +7,11 @@
 //!   services return): that error's code and
 //!   [`AppError::client_message`]; its cause chain is logged under the
 //!   request id, never sent.
-//! - Anything else carrying no code comes from async-graphql's own input
-//!   coercion (a wrong argument type, say): BAD_USER_INPUT.
+//! - Anything else carrying no code is async-graphql's own: a request
+//!   error (no `path`: the document or its variables failed validation) is
+//!   GRAPHQL_VALIDATION_FAILED, a field error (with a `path`: an argument
+//!   that failed coercion, say) BAD_USER_INPUT. No schema extension is
+//!   needed for it, and the schema runs without one (`graphql::builder`).
 //!
 //! Every error carries its code as typed data in `ServerError::source`: the
 //! `AppError` a resolver returned, or the [`Code`] that [`with_code`]
@@ -18,9 +21,7 @@
 //! writes `extensions.code`.
 
 use crate::error::{AppError, Code};
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation};
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
+use async_graphql::{Response, ServerError, Value};
 use std::sync::Arc;
 
 /// An error's code, from its typed source (see the module docs).
@@ -28,7 +29,17 @@ pub fn code_of(e: &ServerError) -> Code {
     if let Some(app) = e.source::<AppError>() {
         return app.code();
     }
-    e.source::<Code>().copied().unwrap_or(Code::BadUserInput)
+    if let Some(code) = e.source::<Code>() {
+        return *code;
+    }
+    // async-graphql's own errors. A request error has no path: it is raised
+    // before execution, by validating the document and its variables. A
+    // field error has one: an argument that failed coercion.
+    if e.path.is_empty() {
+        Code::GraphqlValidationFailed
+    } else {
+        Code::BadUserInput
+    }
 }
 
 /// Give an error its code: in `extensions.code` for the client and, unless
@@ -75,40 +86,6 @@ pub fn error_response(code: Code, message: impl Into<String>) -> Response {
     Response::from_errors(vec![with_code(ServerError::new(message, None), code)])
 }
 
-/// Codes for the parse and validation errors async-graphql raises itself.
-/// (The document limits run before async-graphql sees the document:
-/// `http::pipeline`.)
-pub struct ValidationCodes;
-
-impl ExtensionFactory for ValidationCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ValidationCodes)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ValidationCodes {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables).await.map_err(|e| with_code(e, Code::GraphqlParseFailed))
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx)
-            .await
-            .map_err(|errs| errs.into_iter().map(|e| with_code(e, Code::GraphqlValidationFailed)).collect())
-    }
-}
-
 /// Resolve a nullable field the GraphQL way: an error makes this field
 /// `null` (the key stays in the response) and is reported at its path,
 /// while its siblings resolve normally. Returning `Err` instead would null
@@ -140,14 +117,19 @@ mod tests {
         let internal = AppError::internal(anyhow::anyhow!("SELECT secret FROM users"));
         let from_app = async_graphql::Error::from(internal).into_server_error(Default::default());
         let validation = with_code(ServerError::new("unknown field", None), Code::GraphqlValidationFailed);
-        let coercion = ServerError::new("expected Int", None);
-        let mut resp = Response::from_errors(vec![from_app, validation, coercion]);
+        let mut coercion = ServerError::new("expected Int", None);
+        coercion.path = vec![async_graphql::PathSegment::Field("clients".into())];
+        let request_error = ServerError::new("Unknown argument \"x\"", None);
+        let mut resp = Response::from_errors(vec![from_app, validation, coercion, request_error]);
         assert_eq!(finalize(&mut resp), Some(Code::Internal));
         assert_eq!(resp.errors[0].message, "internal error");
         assert_eq!(code_ext(&resp.errors[0]), Some(&Value::from("INTERNAL")));
         assert!(resp.errors[0].source::<AppError>().is_some(), "the AppError stays the source");
         let codes: Vec<Code> = resp.errors.iter().map(code_of).collect();
-        assert_eq!(codes, [Code::Internal, Code::GraphqlValidationFailed, Code::BadUserInput]);
+        assert_eq!(
+            codes,
+            [Code::Internal, Code::GraphqlValidationFailed, Code::BadUserInput, Code::GraphqlValidationFailed]
+        );
         assert_eq!(code_ext(&resp.errors[2]), Some(&Value::from("BAD_USER_INPUT")));
 
         let mut validation_first = Response::from_errors(vec![resp.errors[1].clone()]);

@@ -25,19 +25,34 @@ pub fn build(env: Option<context::Env>, introspection: bool) -> AppSchema {
     b.finish()
 }
 
-/// The schema with its extensions, before data is attached. The document
-/// limits (depth, complexity, aliases, directives, expanded size) are ours,
-/// checked before async-graphql sees a document: see `limits`.
+/// The schema before data is attached, as `POST`/`GET /graphql` runs it:
+/// with no extension. The document limits (depth, complexity, aliases,
+/// directives, expanded size) are ours, checked before async-graphql sees a
+/// document (see `limits`), and so are the codes of its parse and validation
+/// errors (`errors::code_of`).
+///
+/// Why no extension: once a schema has any, async-graphql sends every
+/// field's resolution through the extension chain (a registry lookup by type
+/// name, a field lookup, a boxed future per extension), whether or not an
+/// extension hooks `resolve`: on the clients page, 20 clients with their
+/// assignments, that is a few hundred resolutions a request (issue 15's
+/// profile, BENCHMARKS.md). The one extension subscriptions need is added by
+/// [`for_subscriptions`] to the schema the WebSocket runs.
 pub fn builder(introspection: bool) -> AppSchemaBuilder {
     let mut b = Schema::build(query::Query, mutation::Mutation, Subscription)
         .override_output_type_description::<chrono::DateTime<chrono::Utc>>(DATE_TIME)
-        .disable_suggestions()
-        .extension(errors::ValidationCodes)
-        .extension(subscription::PerEvent);
+        .disable_suggestions();
     if !introspection {
         b = b.disable_introspection();
     }
     b
+}
+
+/// The schema a socket runs subscriptions on: [`builder`]'s, with the
+/// extension that resolves each event with its own tenant transaction
+/// (`subscription::PerEvent`).
+pub fn for_subscriptions(b: AppSchemaBuilder) -> AppSchemaBuilder {
+    b.extension(subscription::PerEvent)
 }
 
 /// The `DateTime` scalar's description. async-graphql's own ("Implement the

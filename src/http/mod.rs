@@ -120,7 +120,11 @@ impl AppConfig {
 pub struct AppState {
     pub db: DatabaseConnection,
     pub auth: Authenticator,
+    /// Queries and mutations (no extension: see `graphql::builder`).
     pub schema: AppSchema,
+    /// Subscriptions over the WebSocket: the same types and data, with the
+    /// per-event extension (`graphql::for_subscriptions`).
+    pub live_schema: AppSchema,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
     /// Set on SIGTERM / SIGINT: `/readyz` answers 503 from then on, while
@@ -151,11 +155,12 @@ impl AppState {
         auth: Authenticator,
         metrics: Arc<Metrics>,
         config: AppConfig,
-        extend: impl FnOnce(graphql::AppSchemaBuilder) -> graphql::AppSchemaBuilder,
+        extend: impl Fn(graphql::AppSchemaBuilder) -> graphql::AppSchemaBuilder,
     ) -> Arc<Self> {
         let limits = config.limits;
         let env = Env { limits: limits.clone(), metrics: metrics.clone(), counts: Default::default() };
-        let schema = extend(graphql::builder(config.introspection)).data(env).finish();
+        let schema = extend(graphql::builder(config.introspection)).data(env.clone()).finish();
+        let live_schema = extend(graphql::for_subscriptions(graphql::builder(config.introspection))).data(env).finish();
         for name in config.manifest.names() {
             metrics.create_operation_series(name);
         }
@@ -170,6 +175,7 @@ impl AppState {
             db,
             auth,
             schema,
+            live_schema,
             metrics,
             limits,
             draining: Default::default(),

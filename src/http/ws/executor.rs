@@ -98,7 +98,7 @@ async fn subscribe(
     let running = Running(session);
     let request = per_subscription(request).data(p);
     state
-        .schema
+        .live_schema
         .execute_stream_with_session_data(request, data)
         .map(move |resp| {
             let _running = &running;
