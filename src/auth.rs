@@ -62,6 +62,13 @@ impl Claims {
     }
 }
 
+/// A verified bearer token: whose it is, and what it may do.
+#[derive(Clone, Copy, Debug)]
+pub struct Bearer {
+    pub user_id: Uuid,
+    pub scope: TokenScope,
+}
+
 pub struct Authenticator {
     algorithm: Algorithm,
     decoding: DecodingKey,
@@ -185,6 +192,14 @@ impl Authenticator {
 
     /// The principal behind an `Authorization` header value.
     pub async fn authenticate(&self, db: &impl ConnectionTrait, header: Option<&str>) -> Result<Principal, AppError> {
+        let bearer = self.bearer(header)?;
+        let account = repo::users::account(db, bearer.user_id).await?;
+        self.principal(&bearer, account)
+    }
+
+    /// The first half of [`Authenticator::authenticate`], with no database:
+    /// the bearer token's signature and claims. UNAUTHENTICATED without one.
+    pub fn bearer(&self, header: Option<&str>) -> Result<Bearer, AppError> {
         let token = header
             .and_then(|h| {
                 let (scheme, rest) = h.split_once(' ')?;
@@ -194,7 +209,16 @@ impl Authenticator {
             .ok_or(AppError::Unauthenticated)?;
         let claims = self.verify(token)?;
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::Unauthenticated)?;
-        let row = repo::users::account(db, user_id).await?.ok_or(AppError::Unauthenticated)?;
+        Ok(Bearer { user_id, scope: claims.token_scope() })
+    }
+
+    /// The second half: the principal a verified token names, from its
+    /// account row (`repo::users::account`, or read with the request's first
+    /// statement: `tenant::TenantDb::authenticated`). UNAUTHENTICATED for no
+    /// account (or an account the demo key may not reach), FORBIDDEN for an
+    /// inactive or non-partner one.
+    pub fn principal(&self, bearer: &Bearer, account: Option<repo::users::Account>) -> Result<Principal, AppError> {
+        let row = account.ok_or(AppError::Unauthenticated)?;
         if self.demo_key && !crate::ops::demo::is_demo_account(&row.email) {
             // Checked on every request, not only at start: an account created
             // while the demo runs must not be reachable with the public key.
@@ -204,7 +228,7 @@ impl Authenticator {
         let role: Role = row.role.parse().map_err(AppError::internal)?;
         match (PartnerRole::from_role(role), row.partner_id, row.active) {
             (Some(role), Some(partner_id), true) => {
-                Ok(Principal { user_id, partner_id, role, scope: claims.token_scope() })
+                Ok(Principal { user_id: bearer.user_id, partner_id, role, scope: bearer.scope })
             }
             (_, _, false) => Err(AppError::Forbidden("inactive account")),
             _ => Err(AppError::Forbidden("not a partner account")),

@@ -22,6 +22,7 @@
 
 mod read_txn;
 
+use crate::auth::{Authenticator, Bearer};
 use crate::db::begin_tenant;
 use crate::error::{AppError, Result};
 use crate::metrics::Metrics;
@@ -62,6 +63,42 @@ impl TenantDb {
         metrics: Option<Arc<Metrics>>,
     ) -> Arc<Self> {
         Arc::new(TenantDb { pool, principal, writes, metrics, read: OnceCell::new() })
+    }
+
+    /// A query request's principal and its `TenantDb`, from a verified
+    /// token. On PostgreSQL one round trip reads the account and begins the
+    /// request's read transaction with the settings from that row
+    /// ([`ReadTxn::begin_as_account`]); where authentication and the first
+    /// read each took one before. The account is then checked as
+    /// [`Authenticator::authenticate`] checks it; a refused one has its
+    /// transaction rolled back (in the background: the refusal does not
+    /// wait for it). On SQLite: the account lookup, and a `TenantDb` that
+    /// reads from the pool.
+    pub async fn authenticated(
+        pool: &DatabaseConnection,
+        auth: &Authenticator,
+        bearer: &Bearer,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Result<(Principal, Arc<TenantDb>)> {
+        if pool.get_database_backend() != DbBackend::Postgres {
+            let principal = auth.principal(bearer, crate::repo::users::account(pool, bearer.user_id).await?)?;
+            return Ok((principal.clone(), TenantDb::new(pool.clone(), principal, false, metrics)));
+        }
+        let (txn, account) = ReadTxn::begin_as_account(pool, bearer.user_id, metrics.clone()).await?;
+        let principal = match auth.principal(bearer, account) {
+            Ok(p) => p,
+            Err(e) => {
+                tokio::spawn(async move {
+                    if let Err(e) = txn.finish().await {
+                        tracing::warn!(error = %AppError::from(e).chain(), "ending a refused request's read transaction");
+                    }
+                });
+                return Err(e);
+            }
+        };
+        let read = OnceCell::new_with(Some(txn));
+        let me = TenantDb { pool: pool.clone(), principal: principal.clone(), writes: false, metrics, read };
+        Ok((principal, Arc::new(me)))
     }
 
     /// Where the request's reads run.

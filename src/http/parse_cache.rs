@@ -22,6 +22,17 @@ impl ParseCache {
         self.0.lock().ok()?.get(query).cloned()
     }
 
+    /// The type of the named operation (`operationName`, or the only one)
+    /// of a document parsed before, without copying it out.
+    pub fn operation_type(
+        &self,
+        query: &str,
+        name: Option<&str>,
+    ) -> Option<async_graphql::parser::types::OperationType> {
+        let docs = self.0.lock().ok()?;
+        super::pipeline::operation(docs.get(query)?, name).map(|(_, op)| op.node.ty)
+    }
+
     pub fn put(&self, query: &str, doc: &async_graphql::parser::types::ExecutableDocument) {
         if query.len() > Self::MAX_QUERY_BYTES {
             return;

@@ -11,6 +11,7 @@
 use super::rate::{ClientAddr, Limit};
 use super::reply::{self, refuse, reply, Media, Payload};
 use super::AppState;
+use crate::auth::Bearer;
 use crate::config::TrustedDocuments;
 use crate::domain::PartnerRole;
 use crate::error::{AppError, Code};
@@ -20,11 +21,13 @@ use crate::metrics::{Metrics, OK, UNPARSED};
 use crate::operations::Persisted;
 use crate::policy::Principal;
 use crate::tenant::TenantDb;
-use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::parser::types::{ExecutableDocument, OperationDefinition, OperationType};
+use async_graphql::{Name, Positioned};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What the transport learnt about a request.
@@ -52,40 +55,33 @@ pub async fn execute(state: &AppState, call: Call<'_>, mut request: async_graphq
     if request.query.chars().count() > state.limits.query_chars {
         return reply::query_too_long(state, media);
     }
-    let principal = match authenticate(state, &call, started).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
+    let authz = call.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let bearer = match state.auth.bearer(authz) {
+        Ok(b) => b,
+        Err(e) => return refused(state, &call, e, started).await,
     };
-    span.record("principal", tracing::field::display(principal.user_id));
-    if let Err(wait) = state.rate.check(Limit::Requests, principal.user_id).await {
+    span.record("principal", tracing::field::display(bearer.user_id));
+    // Before the account is read: a flood under one token (valid, or of an
+    // account since deactivated) costs no database work past its limit.
+    if let Err(wait) = state.rate.check(Limit::Requests, bearer.user_id).await {
         Metrics::count(&state.metrics.rate_limited, "request", 1);
         return too_many(wait, media);
     }
-    let trusted = match trusted_document(state, &call, &principal, started) {
-        Ok(t) => t,
-        Err(resp) => return resp,
-    };
-    let picked = match parse_and_check(state, &mut request, trusted) {
+    let (principal, tenant) = match authenticate(state, &call, &mut request, bearer).await {
         Ok(p) => p,
-        Err((code, errors)) => {
-            state.metrics.observe_request(UNPARSED, code.as_str(), started.elapsed().as_secs_f64());
-            tracing::info!(code = code.as_str(), "document refused");
-            let status = if media.graphql_response { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-            return reply(status, Payload::RequestError(&errors), media);
+        Err(e) => return refused(state, &call, e, started).await,
+    };
+    let picked = match check(state, &call, &principal, &mut request, started).await {
+        Ok(picked) => picked,
+        Err(resp) => {
+            if let Some(tenant) = tenant {
+                tokio::spawn(tenant.finish());
+            }
+            return resp;
         }
     };
-    span.record("operation", picked.label);
-    if picked.ty == OperationType::Mutation {
-        if call.method == Method::GET {
-            return reply::mutation_over_get(state, media);
-        }
-        if let Err(wait) = state.rate.check(Limit::Mutations, principal.user_id).await {
-            Metrics::count(&state.metrics.rate_limited, "mutation", 1);
-            return too_many(wait, media);
-        }
-    }
 
-    let (resp, code) = run(state, principal, request, picked.ty == OperationType::Mutation).await;
+    let (resp, code) = run(state, principal, tenant, request, picked.ty == OperationType::Mutation).await;
     let outcome = code.map_or(OK, Code::as_str);
     let elapsed = started.elapsed();
     state.metrics.observe_request(picked.label, outcome, elapsed.as_secs_f64());
@@ -102,19 +98,50 @@ pub async fn execute(state: &AppState, call: Call<'_>, mut request: async_graphq
     reply(status, Payload::Executed(&resp), media)
 }
 
-/// The principal, or the refusal: 401 (or 429 once the client address has
-/// sent too many requests without a valid token), 403, 503.
-async fn authenticate(state: &AppState, call: &Call<'_>, started: Instant) -> Result<Principal, Response> {
-    let authz = call.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let e = match state.auth.authenticate(&state.db, authz).await {
-        Ok(p) => return Ok(p),
-        Err(e) => e,
+/// The principal behind a verified token, and for a query on PostgreSQL
+/// the request's read transaction, begun in the same round trip
+/// (`TenantDb::authenticated`). That needs the operation's type before the
+/// document is checked, which happens after, so that an account refusal
+/// still comes first: a trusted document's is known, a free-form document
+/// is looked up in the parse cache or else parsed here (kept in the request
+/// for the checks, which report a parse error, and added to the cache only
+/// once they pass). Where free-form text is refused whoever sends it
+/// (`TRUSTED_DOCUMENTS=require`), or the type cannot be told, the account is
+/// read on its own, as for a mutation.
+async fn authenticate(
+    state: &AppState,
+    call: &Call<'_>,
+    request: &mut async_graphql::Request,
+    bearer: Bearer,
+) -> Result<(Principal, Option<Arc<TenantDb>>), AppError> {
+    let name = request.operation_name.clone();
+    let name = name.as_deref();
+    let ty = match &call.document_id {
+        Some(id) => state.manifest.get(id).and_then(|d| operation(&d.doc, name)).map(|(_, op)| op.node.ty),
+        None if state.trusted_documents == TrustedDocuments::Require => None,
+        None => match state.parsed.operation_type(&request.query, name) {
+            Some(ty) => Some(ty),
+            None => request.parsed_query().ok().and_then(|doc| operation(doc, name)).map(|(_, op)| op.node.ty),
+        },
     };
+    if ty == Some(OperationType::Query) {
+        let metrics = Some(state.metrics.clone());
+        let (principal, tenant) = TenantDb::authenticated(&state.db, &state.auth, &bearer, metrics).await?;
+        return Ok((principal, Some(tenant)));
+    }
+    let account = crate::repo::users::account(&state.db, bearer.user_id).await?;
+    Ok((state.auth.principal(&bearer, account)?, None))
+}
+
+/// The refusal of a request without a principal: 401 (or 429 once the
+/// client address has sent too many requests without a valid token), 403,
+/// 503.
+async fn refused(state: &AppState, call: &Call<'_>, e: AppError, started: Instant) -> Response {
     if matches!(e, AppError::Unauthenticated) {
         if let Err(wait) = state.rate.check_anonymous(call.client.0).await {
             Metrics::count(&state.metrics.rate_limited, "anonymous", 1);
             tracing::info!(client = ?call.client.0, "anonymous rate limit");
-            return Err(too_many(wait, call.media));
+            return too_many(wait, call.media);
         }
     }
     state.metrics.observe_request(UNPARSED, e.code().as_str(), started.elapsed().as_secs_f64());
@@ -123,7 +150,41 @@ async fn authenticate(state: &AppState, call: &Call<'_>, started: Instant) -> Re
     if matches!(e, AppError::Unauthenticated) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
-    Err(resp)
+    resp
+}
+
+/// The document's checks, in order: trusted document or free-form text
+/// allowed, parse, limits, operation, mutations only over POST and within
+/// their own rate limit. The operation to run, or the refusal.
+async fn check(
+    state: &AppState,
+    call: &Call<'_>,
+    principal: &Principal,
+    request: &mut async_graphql::Request,
+    started: Instant,
+) -> Result<Picked, Response> {
+    let media = call.media;
+    let trusted = trusted_document(state, call, principal, started)?;
+    let picked = match parse_and_check(state, request, trusted) {
+        Ok(p) => p,
+        Err((code, errors)) => {
+            state.metrics.observe_request(UNPARSED, code.as_str(), started.elapsed().as_secs_f64());
+            tracing::info!(code = code.as_str(), "document refused");
+            let status = if media.graphql_response { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+            return Err(reply(status, Payload::RequestError(&errors), media));
+        }
+    };
+    tracing::Span::current().record("operation", picked.label);
+    if picked.ty == OperationType::Mutation {
+        if call.method == Method::GET {
+            return Err(reply::mutation_over_get(state, media));
+        }
+        if let Err(wait) = state.rate.check(Limit::Mutations, principal.user_id).await {
+            Metrics::count(&state.metrics.rate_limited, "mutation", 1);
+            return Err(too_many(wait, media));
+        }
+    }
+    Ok(picked)
 }
 
 /// The manifest's document the request names, or `None` for free-form
@@ -210,29 +271,50 @@ pub(super) fn parse_and_check(
 }
 
 fn pick(state: &AppState, doc: &ExecutableDocument, name: Option<&str>) -> Option<Picked> {
+    let (op_name, op) = operation(doc, name)?;
+    Some(Picked { ty: op.node.ty, label: state.manifest.label(op_name.map(|n| n.as_str())) })
+}
+
+/// The document's operation a request names (`operationName`), or its only
+/// one when it names none.
+pub(super) fn operation<'d>(
+    doc: &'d ExecutableDocument,
+    name: Option<&str>,
+) -> Option<(Option<&'d Name>, &'d Positioned<OperationDefinition>)> {
     let mut ops = doc.operations.iter();
-    let (op_name, op) = match name {
-        Some(want) => ops.find(|(n, _)| n.map(|n| n.as_str()) == Some(want))?,
+    match name {
+        Some(want) => ops.find(|(n, _)| n.map(|n| n.as_str()) == Some(want)),
         None => {
             let first = ops.next()?;
             if ops.next().is_some() {
                 return None;
             }
-            first
+            Some(first)
         }
-    };
-    Some(Picked { ty: op.node.ty, label: state.manifest.label(op_name.map(|n| n.as_str())) })
+    }
 }
 
 /// Run the operation with a time limit, turning a panic into INTERNAL;
 /// also the first error's code (`errors::finalize`), the request's outcome.
+/// `tenant`: the request's, if authentication began it (a query's).
 async fn run(
     state: &AppState,
     principal: Principal,
+    tenant: Option<Arc<TenantDb>>,
     request: async_graphql::Request,
     writes: bool,
 ) -> (async_graphql::Response, Option<Code>) {
-    let tenant = TenantDb::new(state.db.clone(), principal.clone(), writes, Some(state.metrics.clone()));
+    let tenant = match tenant {
+        Some(tenant) if !writes => tenant,
+        begun => {
+            if let Some(t) = begun {
+                // Not expected (the operation's type was known before), but a
+                // mutation must not hold a read transaction's connection.
+                t.finish().await;
+            }
+            TenantDb::new(state.db.clone(), principal.clone(), writes, Some(state.metrics.clone()))
+        }
+    };
     let request = request.data(Loaders::new(tenant.clone(), principal.clone())).data(tenant.clone()).data(principal);
     let run = AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
     let outcome = tokio::time::timeout(state.limits.request_timeout(), run).await;

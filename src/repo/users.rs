@@ -107,6 +107,37 @@ pub struct Account {
     pub active: bool,
 }
 
+/// PostgreSQL: the simple-protocol message that begins a query request's
+/// read transaction, reads the account behind its token through
+/// `app_principal` (as [`account`] does) and, in the same statement, sets
+/// the tenant settings from that row: one round trip where the lookup and
+/// `BEGIN` with the settings took two (`tenant::TenantDb::authenticated`).
+/// The settings are those `db::role_setting` would give the principal the
+/// row makes (`app.role` is the row's role, a partner role whenever the
+/// principal is accepted); a row the authenticator refuses has its
+/// transaction rolled back before any other statement runs in it. What is
+/// spliced in is a UUID's canonical text: nothing to quote. Its one row,
+/// if any, is read by [`account_of_row`].
+pub fn begin_as_account_sql(user_id: Uuid) -> String {
+    format!(
+        "BEGIN; SELECT email, role, partner_id, active, \
+         set_config('app.partner_id', coalesce(partner_id::text, ''), true), \
+         set_config('app.user_id', '{user_id}', true), set_config('app.role', role, true) \
+         FROM app_principal('{user_id}')"
+    )
+}
+
+/// The account in a row of [`begin_as_account_sql`].
+pub fn account_of_row(row: &sea_orm::sqlx::postgres::PgRow) -> std::result::Result<Account, sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::Row;
+    Ok(Account {
+        email: row.try_get("email")?,
+        role: row.try_get("role")?,
+        partner_id: row.try_get("partner_id")?,
+        active: row.try_get("active")?,
+    })
+}
+
 /// The user row behind a token, read before any tenant is known (so before
 /// any scope applies). On PostgreSQL `serve`'s role sees no `users` row
 /// without a tenant setting (row-level security, DESIGN §8): the one narrow

@@ -57,7 +57,6 @@ impl ReadTxn {
         p: &Principal,
         metrics: Option<Arc<Metrics>>,
     ) -> Result<ReadTxn, DbErr> {
-        let mut conn = pool.get_postgres_connection_pool().acquire().await.map_err(acquire_err)?;
         let role = crate::db::role_setting(p);
         // Uuid's Display is its 36-character canonical form: nothing to quote.
         let sql = format!(
@@ -65,17 +64,52 @@ impl ReadTxn {
              set_config('app.role', '{role}', true)",
             p.partner_id, p.user_id
         );
+        Ok(Self::open(pool, sql, metrics).await?.0)
+    }
+
+    /// Take a connection from `pool` and begin a transaction on it whose
+    /// settings come from the account behind `user_id`, read in the same
+    /// round trip (`repo::users::begin_as_account_sql`). The account is
+    /// `None` when there is none; the caller checks it before anything else
+    /// runs in the transaction, and finishes it if refused.
+    pub async fn begin_as_account(
+        pool: &DatabaseConnection,
+        user_id: uuid::Uuid,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Result<(ReadTxn, Option<crate::repo::users::Account>), DbErr> {
+        let (txn, row) = Self::open(pool, crate::repo::users::begin_as_account_sql(user_id), metrics).await?;
+        match row.as_ref().map(crate::repo::users::account_of_row).transpose() {
+            Ok(account) => Ok((txn, account)),
+            Err(e) => {
+                txn.finish().await?;
+                Err(DbErr::Query(runtime(e)))
+            }
+        }
+    }
+
+    /// Run `sql` (it begins the transaction) on a connection of its own;
+    /// the transaction and the first row the message returned.
+    async fn open(
+        pool: &DatabaseConnection,
+        sql: String,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Result<(ReadTxn, Option<sqlx::postgres::PgRow>), DbErr> {
+        let mut conn = pool.get_postgres_connection_pool().acquire().await.map_err(acquire_err)?;
         let txn = ReadTxn { conn: Mutex::new(None), metrics };
         let started = Instant::now();
-        let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await;
+        let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *conn).await;
         txn.count(started, result.is_err());
-        if let Err(e) = result {
-            // It may be inside a transaction now: never back to the pool.
-            drop(conn.detach());
-            return Err(DbErr::Exec(runtime(e)));
+        match result {
+            Ok(rows) => {
+                *txn.conn.lock().await = Some(conn);
+                Ok((txn, rows.into_iter().next()))
+            }
+            Err(e) => {
+                // It may be inside a transaction now: never back to the pool.
+                drop(conn.detach());
+                Err(DbErr::Exec(runtime(e)))
+            }
         }
-        *txn.conn.lock().await = Some(conn);
-        Ok(txn)
     }
 
     /// Roll back and return the connection to the pool (or close it if the

@@ -116,6 +116,24 @@ async fn refused_accounts_are_forbidden_before_any_resolver(app: TestApp) {
         // Only the principal lookup ran: no resolver read data.
         assert_eq!(after - before, 1, "{who}: statements run for a refused account");
     }
+    // On PostgreSQL a query's lookup also began its read transaction, with
+    // settings from the refused row: it was rolled back, not left open on a
+    // pooled connection.
+    if app.backend == crate::helpers::Backend::Postgres {
+        use sea_orm::ConnectionTrait;
+        let open = "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+                    AND state LIKE 'idle in transaction%'";
+        let mut n = -1;
+        for _ in 0..50 {
+            let row = app.db.query_one_raw(sea_orm::Statement::from_string(app.db.get_database_backend(), open));
+            n = row.await.unwrap().unwrap().try_get::<i64>("", "n").unwrap();
+            if n == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        }
+        assert_eq!(n, 0, "transactions left open after refusals");
+    }
 }
 
 async fn principal_comes_from_the_database_not_the_token(app: TestApp) {

@@ -176,6 +176,16 @@ async fn rate_limits_per_principal(app: TestApp) {
     assert!((1..=60).contains(&retry), "{retry}");
     // Another principal is unaffected.
     app.gql(&cy.token, q, json!({})).await.ok();
+    // The limit comes before the account is read: past it, a token of a
+    // deactivated account costs the database nothing.
+    let gone = app.member_of(&p, "gone").await;
+    partner_clients::ops::admin::deactivate_user(&app.db, &gone.email).await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(app.gql(&gone.token, q, json!({})).await.status, 403);
+    }
+    let before = app.statements().await;
+    assert_eq!(app.gql(&gone.token, q, json!({})).await.status, 429);
+    assert_eq!(app.statements().await - before, 0, "statements for a request past the limit");
     // Mutations have their own, lower limit.
     let m = "mutation($i: ProvisionClientInput!) { provisionClient(input: $i) { created } }";
     for i in 0..2 {
