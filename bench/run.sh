@@ -673,8 +673,16 @@ bench_size() {
   if [[ $PEER_ON == 1 ]]; then
     peer_wrk clients_search_fresh "$DURATION" 1 fresh.lua "$SIZE_OUT/body-peer_clients_search_fresh.json" "$TERMS"
   fi
-  stop_server
   stop_peer
+  if profile_ready; then
+    for op in $PROFILE_OPS; do
+      case $op in
+        clients_search_fresh) profile_op "$op" fresh.lua "$SIZE_OUT/body-$op.json" "$TERMS" ;;
+        *) profile_op "$op" query.lua "$SIZE_OUT/body-$op.json" ;;
+      esac
+    done
+  fi
+  stop_server
 
   # pgbench and EXPLAIN before the mutations, which add rows and change the
   # data the read statements see.
@@ -964,6 +972,8 @@ write_report() {
       fi
     done
 
+    profile_report
+    echo
     echo "## Targets (issue 7)"
     echo
     echo "| target | measured | |"
@@ -1052,6 +1062,8 @@ write_report() {
 
 # shellcheck source=bench/sqlite.sh
 source "$BENCH/sqlite.sh"
+# shellcheck source=bench/profile.sh
+source "$BENCH/profile.sh"
 
 has_backend() { [[ " $BACKENDS " == *" $1 "* ]]; }
 
@@ -1086,7 +1098,7 @@ trap 'exit 130' INT TERM
 make_terms
 START=$(date +%s)
 if has_backend postgres; then
-  rm -f "$OUT/results.jsonl" "$OUT/pgbench.jsonl" "$OUT/run.json" "$OUT/peer.jsonl"
+  rm -f "$OUT/results.jsonl" "$OUT/pgbench.jsonl" "$OUT/run.json" "$OUT/peer.jsonl" "$OUT/profiles.jsonl"
   peer_setup
   for N in $SIZES; do
     bench_size "$N"
