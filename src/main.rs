@@ -3,6 +3,11 @@ use clap::Parser;
 use partner_clients::cli::{run, Cli};
 use std::process::ExitCode;
 
+/// jemalloc, not glibc's allocator: a fifth of the server's CPU was malloc
+/// and free under the benchmark (Cargo.toml says what was measured).
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
