@@ -53,7 +53,7 @@ profile_op() {
   perl -e '
     my (@rules) = (
       ["the kernel (system calls, scheduling, loopback TCP)", qr/^\[k\]/],
-      ["allocator (glibc malloc/free)", qr/\b(_int_malloc|_int_free|malloc|cfree|free|realloc|calloc|unlink_chunk\S*|malloc_consolidate|tcache\S*|__libc_\w*alloc)\b/],
+      ["the allocator (jemalloc; glibc malloc/free)", qr/_rjem_|\bje_|\b(do_rallocx|tcache_bin\w*|_int_malloc|_int_free|malloc|cfree|free|realloc|calloc|unlink_chunk\S*|malloc_consolidate|__libc_\w*alloc)\b/],
       ["memory copies and compares (libc)", qr/__mem\w+|__str\w+/],
       ["ours (partner_clients)", qr/partner_clients::/],
       ["async-graphql (parse, validate, execute)", qr/async_graphql/],
