@@ -104,6 +104,9 @@
 #                hypervisor's steal time exceeded NOISY_CORES [0.3] cores is
 #                repeated, up to RETRIES [2] more times; the least disturbed
 #                attempt is reported (all attempts stay in bench/out/<N>/)
+#   DB_APP_ROLE  the service's PostgreSQL role, which pgbench also runs as
+#                [partner_clients_app]
+#   PROFILE, PROFILE_SECS, PROFILE_OPS  the in-run profile (bench/profile.sh)
 #   REV          the commit BIN was built from, for the report [git HEAD of this checkout]
 #
 # BENCHMARKS.md is written anew by each run, except the text between a line
@@ -148,6 +151,7 @@ PEER_PORT=${PEER_PORT:-18081}
 PEER_DIR="$BENCH/peer"
 PEER_URL="http://127.0.0.1:$PEER_PORT"
 PEER_NODE="$PEER_DIR/node_modules/node/bin/node"
+APP_ROLE=${DB_APP_ROLE:-partner_clients_app}
 JWT_SECRET=${JWT_SECRET:-$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')}
 export JWT_SECRET
 
@@ -512,12 +516,14 @@ wrk_once() {
 
 # pgbench_once op secs -> sets LAST_PGBENCH (JSON)
 LAST_PGBENCH=""
-pgbench_once() {
-  local op=$1 secs=$2 dburl=$3 TIMEFORMAT='%U %S' cpu0 cpu1 t0 t1 hz
+pgbench_once() { # op secs dburl [role: run as it, as the service does (PGOPTIONS -c role=)]
+  local op=$1 secs=$2 dburl=$3 role=${4:-} TIMEFORMAT='%U %S' cpu0 cpu1 t0 t1 hz
   cpu0=$(cpu_ticks)
   t0=$(date +%s.%N)
-  if ! { time pgbench -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$secs" -f "$SIZE_OUT/pgbench-$op.sql" "$dburl" \
-      >"$SIZE_OUT/pgbench-$op.txt" 2>&1; } 2>"$SIZE_OUT/time-pgbench-$op.txt"; then
+  local as_role=()
+  [[ -z $role ]] || as_role=(PGOPTIONS="-c role=$role")
+  if ! { time env "${as_role[@]}" pgbench -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$secs" \
+      -f "$SIZE_OUT/pgbench-$op.sql" "$dburl" >"$SIZE_OUT/pgbench-$op.txt" 2>&1; } 2>"$SIZE_OUT/time-pgbench-$op.txt"; then
     cat "$SIZE_OUT/pgbench-$op.txt" >&2; die "pgbench failed ($op)"
   fi
   t1=$(date +%s.%N)
@@ -527,12 +533,12 @@ pgbench_once() {
   tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$SIZE_OUT/pgbench-$op.txt" | tail -1)
   lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$SIZE_OUT/pgbench-$op.txt")
   failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$SIZE_OUT/pgbench-$op.txt")
-  LAST_PGBENCH=$(jq -c -n --arg size "$N" --arg op "$op" --argjson tps "${tps:-0}" --argjson lat "${lat:-null}" \
+  LAST_PGBENCH=$(jq -c -n --arg size "$N" --arg op "$op" --arg role "$role" --argjson tps "${tps:-0}" --argjson lat "${lat:-null}" \
     --argjson failed "${failed:-0}" --argjson n "$(grep -c '^;$' "$SIZE_OUT/pgbench-$op.sql")" \
     --arg cpu0 "$cpu0" --arg cpu1 "$cpu1" --argjson wall "$(elapsed "$t0" "$t1")" --argjson hz "$hz" \
     --argjson pgb_cpu "$(awk '{ print $1 + $2 }' "$SIZE_OUT/time-pgbench-$op.txt")" '
     ($cpu0 | split(" ") | map(tonumber)) as $a | ($cpu1 | split(" ") | map(tonumber)) as $b |
-    {size: ($size | tonumber), op: $op, tps: $tps, latency_ms: $lat, failed: $failed, statements: $n,
+    {size: ($size | tonumber), op: $op, role: $role, tps: $tps, latency_ms: $lat, failed: $failed, statements: $n,
      cpu_postgres: (($b[3] - $a[3]) / $hz / $wall), cpu_pgbench: ($pgb_cpu / $wall),
      cpu_total: (($b[0] - $a[0]) / $hz / $wall), cpu_steal: (($b[1] - $a[1]) / $hz / $wall)} |
     . + {cpu_other: ([.cpu_total - .cpu_postgres - .cpu_pgbench, 0] | max)}')
@@ -765,6 +771,14 @@ capture_and_pgbench() {
     jq -c --argjson n "$attempt" '. + {attempts: $n}' <<<"$best" >>"$OUT/pgbench.jsonl"
     cp "$SIZE_OUT/pgbench-$op.attempt$(jq -r .attempt <<<"$best").txt" "$SIZE_OUT/pgbench-$op.txt"
     log "  pgbench $op: $(tail -1 "$OUT/pgbench.jsonl" | jq -r '"\(.statements) statements, \(.tps | round) tps, CPU postgres \(.cpu_postgres | . * 100 | round / 100) pgbench \(.cpu_pgbench | . * 100 | round / 100) other \(.cpu_other | . * 100 | round / 100) steal \(.cpu_steal | . * 100 | round / 100) (attempt \(.attempt)/\(.attempts))"')"
+    # The same statements as the service's own role (issue 15): under its
+    # row-level security, as the service runs them. The run above is PGURL's
+    # superuser, which bypasses the policies.
+    wait_quiet
+    pgbench_once "$op" "$secs" "$dburl" "$APP_ROLE"
+    cp "$SIZE_OUT/pgbench-$op.txt" "$SIZE_OUT/pgbench-$op.as-role.txt"
+    jq -c '. + {attempt: 1, attempts: 1}' <<<"$LAST_PGBENCH" >>"$OUT/pgbench-role.jsonl"
+    log "  pgbench $op as $APP_ROLE: $(jq -r '"\(.tps | round) tps, CPU postgres \(.cpu_postgres | . * 100 | round / 100) pgbench \(.cpu_pgbench | . * 100 | round / 100)"' <<<"$LAST_PGBENCH")"
   done
 
   log "  EXPLAIN (ANALYZE, BUFFERS) of the captured statements"
@@ -805,6 +819,7 @@ write_report() {
   [[ -f $results ]] || touch "$results"
   [[ -f $pgb ]] || touch "$pgb"
   [[ -f $peerf ]] || touch "$peerf"
+  [[ -f $OUT/pgbench-role.jsonl ]] || touch "$OUT/pgbench-role.jsonl"
   # Hand-written blocks of the previous report, markers included, kept verbatim.
   local kept=""
   if [[ -f $REPORT ]]; then
@@ -962,12 +977,17 @@ write_report() {
         echo "prepared statements with bind parameters may run generic plans instead (see Plans):"
         echo "where the two differ, so does the work per request."
         echo
-        echo "| operation | statements | pgbench tps | pgbench latency | CPU postgres | CPU pgbench | CPU other | steal | service req/s | service / pgbench |"
-        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-        jq -r -s --argjson n "$n" --slurpfile pg "$pgb" '
+        echo "pgbench runs as PGURL's superuser, which bypasses row-level security (the policies never"
+        echo "run), and again as the service's own role \`$APP_ROLE\` (\`PGOPTIONS='-c role=…'\`, the startup"
+        echo "parameter the service's pool uses): the same statements under the same policies (issue 15)."
+        echo
+        echo "| operation | statements | pgbench tps | pgbench latency | CPU postgres | CPU pgbench | CPU other | steal | service req/s | service / pgbench | pgbench as $APP_ROLE | service / that |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        jq -r -s --argjson n "$n" --slurpfile pg "$pgb" --slurpfile pgr "$OUT/pgbench-role.jsonl" '
           map(select(.size == $n)) as $r |
           $pg | map(select(.size == $n))[] | . as $p | ($r | map(select(.op == $p.op)) | first) as $s |
-          "| \($p.op) | \($p.statements) | \($p.tps | round) | \($p.latency_ms) ms | \($p.cpu_postgres // 0 | . * 100 | round / 100) | \($p.cpu_pgbench // 0 | . * 100 | round / 100) | \($p.cpu_other // 0 | . * 100 | round / 100) | \($p.cpu_steal // 0 | . * 100 | round / 100) | \($s.rps // 0 | round) | \(if $p.tps > 0 then ($s.rps // 0) / $p.tps * 100 | round else 0 end) % |"' "$results"
+          ($pgr | map(select(.size == $n and .op == $p.op)) | first) as $q |
+          "| \($p.op) | \($p.statements) | \($p.tps | round) | \($p.latency_ms) ms | \($p.cpu_postgres // 0 | . * 100 | round / 100) | \($p.cpu_pgbench // 0 | . * 100 | round / 100) | \($p.cpu_other // 0 | . * 100 | round / 100) | \($p.cpu_steal // 0 | . * 100 | round / 100) | \($s.rps // 0 | round) | \(if $p.tps > 0 then ($s.rps // 0) / $p.tps * 100 | round else 0 end) % | \(if $q then "\($q.tps | round) tps" else "—" end) | \(if $q and $q.tps > 0 then "\(($s.rps // 0) / $q.tps * 100 | round) %" else "—" end) |"' "$results"
         echo
       fi
     done
@@ -1098,7 +1118,7 @@ trap 'exit 130' INT TERM
 make_terms
 START=$(date +%s)
 if has_backend postgres; then
-  rm -f "$OUT/results.jsonl" "$OUT/pgbench.jsonl" "$OUT/run.json" "$OUT/peer.jsonl" "$OUT/profiles.jsonl"
+  rm -f "$OUT/results.jsonl" "$OUT/pgbench.jsonl" "$OUT/run.json" "$OUT/peer.jsonl" "$OUT/profiles.jsonl" "$OUT/pgbench-role.jsonl"
   peer_setup
   for N in $SIZES; do
     bench_size "$N"
