@@ -35,6 +35,7 @@ profile_op() {
   local op=$1 script=$2
   shift 2
   local data="$SIZE_OUT/perf-$op.data" txt="$SIZE_OUT/profile-$op.txt"
+  fresh_window "$script" "$THREADS"
   TOKEN=$TOKEN wrk -t "$THREADS" -c "$CONNECTIONS" -d "$((PROFILE_SECS + 2))s" --timeout 10s -s "$BENCH/$script" \
     "$URL/graphql" -- "$@" >"$SIZE_OUT/profile-wrk-$op.txt" 2>&1 &
   local wrk_pid=$!
