@@ -24,7 +24,7 @@ mod read_txn;
 
 use crate::auth::{Authenticator, Bearer};
 use crate::db::begin_tenant;
-use crate::error::{AppError, Result};
+use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::policy::Principal;
 use read_txn::ReadTxn;
@@ -88,11 +88,7 @@ impl TenantDb {
         let principal = match auth.principal(bearer, account) {
             Ok(p) => p,
             Err(e) => {
-                tokio::spawn(async move {
-                    if let Err(e) = txn.finish().await {
-                        tracing::warn!(error = %AppError::from(e).chain(), "ending a refused request's read transaction");
-                    }
-                });
+                tokio::spawn(txn.end());
                 return Err(e);
             }
         };
@@ -128,9 +124,7 @@ impl TenantDb {
     pub async fn finish(self: Arc<Self>) {
         let Ok(me) = Arc::try_unwrap(self) else { return };
         if let Some(txn) = me.read.into_inner() {
-            if let Err(e) = txn.finish().await {
-                tracing::warn!(error = %AppError::from(e).chain(), "ending a request's read transaction");
-            }
+            txn.end().await;
         }
     }
 }

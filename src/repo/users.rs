@@ -117,7 +117,7 @@ pub struct Account {
 /// principal is accepted); a row the authenticator refuses has its
 /// transaction rolled back before any other statement runs in it. What is
 /// spliced in is a UUID's canonical text: nothing to quote. Its one row,
-/// if any, is read by [`account_of_row`].
+/// if any, is read by [`account_of`].
 pub fn begin_as_account_sql(user_id: Uuid) -> String {
     format!(
         "BEGIN; SELECT email, role, partner_id, active, \
@@ -127,14 +127,14 @@ pub fn begin_as_account_sql(user_id: Uuid) -> String {
     )
 }
 
-/// The account in a row of [`begin_as_account_sql`].
-pub fn account_of_row(row: &sea_orm::sqlx::postgres::PgRow) -> std::result::Result<Account, sea_orm::sqlx::Error> {
-    use sea_orm::sqlx::Row;
+/// The account in a row of [`account`]'s statement or of
+/// [`begin_as_account_sql`]'s.
+pub fn account_of(r: &QueryResult) -> std::result::Result<Account, DbErr> {
     Ok(Account {
-        email: row.try_get("email")?,
-        role: row.try_get("role")?,
-        partner_id: row.try_get("partner_id")?,
-        active: row.try_get("active")?,
+        email: r.try_get("", "email")?,
+        role: r.try_get("", "role")?,
+        partner_id: r.try_get("", "partner_id")?,
+        active: r.try_get("", "active")?,
     })
 }
 
@@ -152,15 +152,7 @@ pub async fn account(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Accou
                 [id.into()],
             ))
             .await?;
-        let account = |r: QueryResult| -> Result<Account, DbErr> {
-            Ok(Account {
-                email: r.try_get("", "email")?,
-                role: r.try_get("", "role")?,
-                partner_id: r.try_get("", "partner_id")?,
-                active: r.try_get("", "active")?,
-            })
-        };
-        return Ok(row.map(account).transpose()?);
+        return Ok(row.as_ref().map(account_of).transpose()?);
     }
     Ok(user::Entity::find_by_id(id).one(db).await?.map(|u| Account {
         email: u.email,

@@ -78,11 +78,11 @@ impl ReadTxn {
         metrics: Option<Arc<Metrics>>,
     ) -> Result<(ReadTxn, Option<crate::repo::users::Account>), DbErr> {
         let (txn, row) = Self::open(pool, crate::repo::users::begin_as_account_sql(user_id), metrics).await?;
-        match row.as_ref().map(crate::repo::users::account_of_row).transpose() {
+        match row.map(QueryResult::from).as_ref().map(crate::repo::users::account_of).transpose() {
             Ok(account) => Ok((txn, account)),
             Err(e) => {
                 txn.finish().await?;
-                Err(DbErr::Query(runtime(e)))
+                Err(e)
             }
         }
     }
@@ -122,6 +122,14 @@ impl ReadTxn {
                 drop(conn.detach());
                 Err(DbErr::Exec(runtime(e)))
             }
+        }
+    }
+
+    /// [`ReadTxn::finish`], logging a failure (the connection is closed
+    /// then, never pooled): for callers that have no one to report it to.
+    pub async fn end(self) {
+        if let Err(e) = self.finish().await {
+            tracing::warn!(error = %crate::error::AppError::from(e).chain(), "ending a request's read transaction");
         }
     }
 
